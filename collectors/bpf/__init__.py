@@ -1,0 +1,1 @@
+"""BPF ELF objects and the BPF instruction set."""

@@ -1,0 +1,1 @@
+"""The shipped mainline knowledge base as reviewable text; installed as the package ``kb.data``."""

@@ -1,0 +1,93 @@
+"""kbgen's Python API; the CLI is a thin layer over these functions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+from kb import store
+from kb.paths import user_db
+
+
+@dataclass
+class CollectResult:
+    tree: str
+    status: str  # "collected" or "up to date"
+    releases: int = 0
+    items: int = 0
+    unreleased: int = 0
+    db: str = ""
+
+
+def collect(
+    repo: str,
+    *,
+    db: str | None = None,
+    tree: str | None = None,
+    tags: str | None = None,
+    rev: str = "HEAD",
+    with_rc: bool = False,
+    path: str | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> CollectResult:
+    """Mine *repo*'s bpf.h history into the tree *tree* of the user database (one transaction)."""
+    from collectors import git_history
+    from collectors.uapi import HEADER_PATH
+
+    db = db or user_db()
+    options = dict(path=path or HEADER_PATH, tags=tags or git_history.DEFAULT_TAGS, rev=rev, with_rc=with_rc)
+    existed = os.path.exists(db)
+    conn = store.connect(db)
+    try:
+        name = tree or git_history.default_tree_name(repo)
+        if not force and store.tree_fingerprint(conn, name) == git_history.fingerprint(repo, **options):
+            return CollectResult(name, "up to date", db=db)
+        collected = git_history.collect_git(repo, tree=name, progress=progress, **options)
+        with store.transaction(conn, db):
+            store.create_schema(conn)
+            store.write_tree(conn, collected)
+    except BaseException:
+        conn.close()
+        if not existed:
+            # Nothing was written; do not leave an empty database file behind either.
+            for suffix in ("", "-journal"):
+                if os.path.exists(db + suffix):
+                    os.unlink(db + suffix)
+        raise
+    conn.close()
+    return CollectResult(
+        name,
+        "collected",
+        releases=len(collected.releases),
+        items=len(collected.items),
+        unreleased=sum(1 for i in collected.items if i.first_release is None),
+        db=db,
+    )
+
+
+def open_kb(db: str | None = None):
+    from kb.kbase import open_kb as _open
+
+    return _open(db or user_db())
+
+
+def export(*, db: str | None = None, tree: str | None = None, kind: str = "all", fmt: str = "json") -> str:
+    from kb import export as exporter
+    from kb import queries
+
+    conn = open_kb(db)
+    name = queries.resolve_tree(conn, tree)
+    rows = queries.items(conn, name, None if kind == "all" else kind)
+    return exporter.to_json(rows) if fmt == "json" else exporter.to_csv(rows)
+
+
+def import_reference(reference_dir: str, header: str | None, out_dir: str, data_version: str) -> list[str]:
+    """Rebuild the shipped ``data/`` text from the reference facts and a real header."""
+    from collectors.reference import read_reference
+    from kb import shipped
+
+    if not os.path.isdir(out_dir):
+        raise store.StoreError(f"{out_dir}: no such directory")
+    return shipped.dump(read_reference(reference_dir, header), out_dir, data_version)

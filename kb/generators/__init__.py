@@ -1,0 +1,1 @@
+"""Generators of the lookup tables builds import (C, Python, JSON)."""

@@ -1,0 +1,103 @@
+"""The knowledge base reading commands see: the shipped mainline facts and the user's trees, together.
+
+Built in memory on each run (a few milliseconds): the shipped text is loaded, the user's database is
+attached read-only and its trees copied in.  A ``mainline`` tree mined from a real kernel repository
+supersedes the shipped facts item by item, and every difference between the two is recorded in
+``disagreements`` rather than overwritten silently.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+
+from kb import shipped, store
+from kb.schema import TREE_TABLES
+
+_MERGE_NOTE = "a mined fact supersedes the shipped reference fact"
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> str:
+    return ", ".join(f'"{row[1]}"' for row in conn.execute(f"PRAGMA main.table_info({table})"))
+
+
+def open_kb(user_db: str | None = None, *, with_shipped: bool = True) -> sqlite3.Connection:
+    """An in-memory knowledge base: shipped mainline (unless told not to) plus every tree of *user_db*."""
+    conn = store.memory()
+    if with_shipped:
+        store.write_tree(conn, shipped.load())
+        conn.execute(
+            "INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (shipped.data_version(),)
+        )
+    if user_db and os.path.exists(user_db):
+        store.connect(user_db, readonly=True).close()  # says clearly what is wrong with a bad file
+        try:
+            conn.execute("ATTACH DATABASE ? AS user", (f"file:{user_db}?mode=ro",))
+        except sqlite3.Error as err:
+            raise store.StoreError(f"{user_db}: cannot open ({err})") from None
+        try:
+            _copy_user_trees(conn)
+        except sqlite3.DatabaseError as err:
+            raise store.StoreError(f"{user_db}: cannot read ({err})") from None
+        finally:
+            conn.execute("DETACH DATABASE user")
+    return conn
+
+
+def _copy_user_trees(conn: sqlite3.Connection) -> None:
+    have_user = {row[0] for row in conn.execute("SELECT name FROM user.sqlite_master WHERE type = 'table'")}
+    if "trees" not in have_user:
+        return
+    shipped_trees = {row[0] for row in conn.execute("SELECT name FROM main.trees")}
+    conn.execute(f"INSERT OR IGNORE INTO main.sources SELECT {_columns(conn, 'sources')} FROM user.sources")
+    for (tree,) in conn.execute("SELECT name FROM user.trees ORDER BY name").fetchall():
+        if tree in shipped_trees:
+            _supersede(conn, tree)
+        else:
+            _copy_tree(conn, tree)
+
+
+def _copy_tree(conn: sqlite3.Connection, tree: str) -> None:
+    cols = _columns(conn, "trees")
+    conn.execute(f"INSERT INTO main.trees ({cols}) SELECT {cols} FROM user.trees WHERE name = ?", (tree,))
+    for table in TREE_TABLES:
+        cols = _columns(conn, table)
+        conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM user.{table} WHERE tree = ?", (tree,))
+
+
+def _supersede(conn: sqlite3.Connection, tree: str) -> None:
+    """Mined facts of *tree* replace the shipped ones item by item; differences become disagreements."""
+    for field in ("first_release", "introduced_by"):
+        conn.execute(
+            f"""INSERT INTO main.disagreements (tree, kind, value, field, used, used_source, other, other_source, note)
+            SELECT u.tree, u.kind, u.value, ?, u.{field}, u.source, s.{field}, s.source, ?
+            FROM user.items u JOIN main.items s ON s.tree = u.tree AND s.kind = u.kind AND s.value = u.value
+            WHERE u.tree = ? AND s.{field} IS NOT NULL AND u.{field} IS NOT s.{field}""",
+            (field, _MERGE_NOTE, tree),
+        )
+    mined = "(SELECT kind, value FROM user.items WHERE tree = :tree)"
+    # Names are a union: every name the id carried, whichever source saw it.
+    conn.execute(
+        f"""DELETE FROM main.item_names WHERE tree = :tree AND (kind, value) IN {mined}
+        AND name IN (SELECT name FROM user.item_names u WHERE u.tree = :tree
+                     AND u.kind = main.item_names.kind AND u.value = main.item_names.value)""",
+        {"tree": tree},
+    )
+    conn.execute(f"DELETE FROM main.items WHERE tree = :tree AND (kind, value) IN {mined}", {"tree": tree})
+    conn.execute(
+        "DELETE FROM main.helper_docs WHERE tree = :tree AND value IN"
+        " (SELECT value FROM user.helper_docs WHERE tree = :tree)",
+        {"tree": tree},
+    )
+    conn.execute("DELETE FROM main.releases WHERE tree = ?", (tree,))
+    for table in ("items", "item_names", "helper_docs", "releases", "presence", "disagreements"):
+        cols = _columns(conn, table)
+        conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM user.{table} WHERE tree = ?", (tree,))
+    shipped_source = conn.execute("SELECT source FROM main.trees WHERE name = ?", (tree,)).fetchone()[0]
+    conn.execute("DELETE FROM main.trees WHERE name = ?", (tree,))
+    cols = _columns(conn, "trees")
+    conn.execute(f"INSERT INTO main.trees ({cols}) SELECT {cols} FROM user.trees WHERE name = ?", (tree,))
+    conn.execute(
+        "UPDATE main.trees SET description = description || ?, kind = kind || '+reference' WHERE name = ?",
+        (f"; items it does not cover come from the shipped {shipped_source}", tree),
+    )
