@@ -91,3 +91,67 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
     if not os.path.isdir(out_dir):
         raise store.StoreError(f"{out_dir}: no such directory")
     return shipped.dump(read_reference(reference_dir, header), out_dir, data_version)
+
+
+def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False):
+    from kb.tables import DEFAULT_LANGUAGES, generate
+
+    return generate(open_kb(db), tree=tree, languages=languages or DEFAULT_LANGUAGES, output=output, check=check)
+
+
+def info(query: str, *, db=None, tree=None) -> str:
+    from kb import queries
+
+    conn = open_kb(db)
+    name = queries.resolve_tree(conn, tree)
+    found = queries.find_item(conn, name, query)
+    if not found:
+        raise queries.QueryError(f"nothing named {query!r} in the {name} tree (try a helper id or a full name)")
+    blocks = []
+    for item in found:
+        lines = [f"{item.kind} {item.value}  {item.name}"]
+        fields = [
+            ("first release", item.first_release or ("not in any release" if item.present_at_head else "unknown")),
+            ("first rc", item.first_rc),
+            ("commit", item.commit),
+            ("subject", item.subject),
+            ("author", f"{item.author}, {item.date}" if item.author else None),
+            ("names", ", ".join(item.names)),
+            ("source", item.source),
+            ("other commit", item.alt_commit),
+            ("note", item.note),
+        ]
+        if item.kind == "helper":
+            for doc in queries.helper_docs(conn, name, item.value):
+                fields.append(("signature", doc[0]))
+        for field, used, used_source, other, other_source, note in queries.disagreements(
+            conn, name, item.kind, item.value
+        ):
+            fields.append(("disagreement", f"{field}: {used} ({used_source}) vs {other} ({other_source})"))
+        lines += [f"  {label:<14}{value}" for label, value in fields if value]
+        if item.kind == "helper":
+            docs = queries.helper_docs(conn, name, item.value)
+            if docs:
+                lines.append("")
+                lines += ["  " + line if line else "" for line in docs[0][1].splitlines()]
+                lines.append("")
+                lines.append("  Returns: " + docs[0][2].replace("\n", "\n           "))
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> str:
+    from kb import queries
+    from kb.textable import render_table
+
+    conn = open_kb(db)
+    name = queries.resolve_tree(conn, tree)
+    rows = [i for i in queries.arrived_between(conn, name, old, new) if kind in ("all", i.kind)]
+    rows.sort(key=lambda i: (i.first_release_key, i.kind, str(i.value).zfill(8)))
+    if not rows:
+        return f"nothing arrived in {name} after {old} up to {new}\n"
+    table = render_table(
+        ["release", "kind", "id", "name"],
+        [[i.first_release, i.kind, "" if i.kind == "kfunc" else i.value, i.name] for i in rows],
+    )
+    return table + f"{len(rows)} items arrived in {name} after {old} up to {new}\n"

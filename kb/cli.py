@@ -169,5 +169,76 @@ def import_reference(reference_dir, header, data_dir, data_version):
         click.echo(path)
 
 
+@cli.command()
+@click.option("--lang", "languages", multiple=True, type=click.Choice(("c", "python", "json")),
+              help="Language to emit; repeat for several (default: c and python).")
+@click.option("-o", "--output", default=DEFAULT_TABLES_DIR, show_default=True,
+              help="Output directory (files bpf_features.h/.py/.json), or a file name with a single --lang.")
+@tree_option
+@click.option("--check", is_flag=True,
+              help="Write nothing; exit 1 naming each file that differs from what would be generated.")
+@db_option
+@reports_errors
+def tables(languages, output, tree, check, db):
+    """Write lookup tables of the minimum kernel of every helper, type, command and kfunc.
+
+    The C header (bpf_features.h) works in BPF C, C99 and C++: bpf_helper_min_kernel[195] ==
+    KERNEL_VERSION(5, 19, 0), BPF_HELPER_COUNT, BPF_HELPER_MIN_KERNEL_map_lookup_percpu_elem, and
+    arrays for program, map, attach and link types and commands. The Python module (bpf_features.py)
+    stands alone: helper_min_release(195) == "5.19", helper_available(195, "5.15.0-91-generic") is False.
+
+    Output is byte-for-byte reproducible and written atomically; files already up to date are left alone.
+    With no options it writes both files for the shipped mainline knowledge base into ./kbgen-tables/.
+    """
+    from kb import api
+
+    result = api.tables(db=db, tree=tree, languages=tuple(languages) or None, output=output, check=check)
+    if check:
+        for path in result.stale:
+            click.echo(f"stale: {path}", err=True)
+        if result.stale:
+            sys.exit(1)
+        return
+    for path in result.written:
+        click.echo(f"wrote {path}", err=True)
+    if not result.written:
+        click.echo("tables up to date", err=True)
+
+
+@cli.command()
+@click.argument("name_or_id")
+@tree_option
+@db_option
+@reports_errors
+def info(name_or_id, tree, db):
+    """Show what the knowledge base knows of one item.
+
+    NAME_OR_ID is a helper id (195), a helper name with or without bpf_ (bpf_map_lookup_percpu_elem), any
+    former name (skb_set_delivery_time), an enumerator (BPF_PROG_TYPE_XDP, XDP) or a kfunc name.
+    """
+    from kb import api
+
+    click.echo(api.info(name_or_id, db=db, tree=tree), nl=False)
+
+
+@cli.command()
+@click.argument("old")
+@click.argument("new")
+@tree_option
+@click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True)
+@db_option
+@reports_errors
+def diff(old, new, tree, kind, db):
+    """List what arrived after release OLD up to and including release NEW.
+
+    
+    Example: kbgen diff 5.15 5.19   (everything a 5.19 kernel has that 5.15 lacks)
+    Versions such as 5.15.0-91-generic are accepted.
+    """
+    from kb import api
+
+    click.echo(api.diff(old, new, db=db, tree=tree, kind=kind), nl=False)
+
+
 def main():
     cli()

@@ -129,3 +129,14 @@ def tree_sources(conn: sqlite3.Connection, tree: str) -> list[tuple[str, str]]:
         " (SELECT source FROM items WHERE tree = ? UNION SELECT source FROM helper_docs WHERE tree = ?) ORDER BY s.id",
         (tree, tree),
     ).fetchall()
+
+
+def tree_version(conn: sqlite3.Connection, tree: str) -> str:
+    """A label for the facts of *tree* that changes whenever they do: the shipped data version for the
+    shipped tree, the collected revision for a mined one (plus the data version where shipped facts fill in)."""
+    kind, head = conn.execute("SELECT kind, head_commit FROM trees WHERE name = ?", (tree,)).fetchone()
+    shipped = data_version(conn)
+    if kind == "reference":
+        return f"shipped data {shipped}"
+    label = f"{tree} collected at {head[:12]}" if head else tree
+    return f"{label} + shipped data {shipped}" if kind.endswith("+reference") else label
