@@ -252,16 +252,18 @@ def _assemble(
     # First appearance of every (kind, value) and of every (kind, value, name), in topological order.
     # A blob seen before adds nothing: all it holds was recorded at the earlier revision that had it.
     first_commit: dict[tuple, _Revision] = {}
-    names_of: dict[tuple, dict[str, tuple[int, _Revision | None]]] = {}
+    names_of: dict[tuple, dict[str, tuple[tuple, _Revision | None]]] = {}
     aliases: set[tuple] = set()
     seen_blobs: set[str] = set()
     for order, revision in enumerate(revisions):
         if not revision.blob or revision.blob in seen_blobs:
             continue
         seen_blobs.add(revision.blob)
-        for kind, value, name, alias_of in parsed[revision.blob].items():
+        for position, (kind, value, name, alias_of) in enumerate(parsed[revision.blob].items()):
             first_commit.setdefault((kind, value), revision)
-            names_of.setdefault((kind, value), {}).setdefault(name, (order, revision))
+            # Names first seen together rank the plain spelling before its alias, then by header order.
+            rank = (order, bool(alias_of), position)
+            names_of.setdefault((kind, value), {}).setdefault(name, (rank, revision))
             if alias_of:
                 aliases.add((kind, value, name))
 
@@ -287,7 +289,7 @@ def _assemble(
             first_release.setdefault((kind, value), version)
             name_release.setdefault((kind, value, name), version)
             # A name only a tag shows (its revision lies outside the walked history) still counts, last.
-            names_of.setdefault((kind, value), {}).setdefault(name, (len(revisions), None))
+            names_of.setdefault((kind, value), {}).setdefault(name, ((len(revisions), bool(alias_of), 0), None))
             if alias_of:
                 aliases.add((kind, value, name))
 
@@ -327,7 +329,7 @@ def _assemble(
     return collected
 
 
-def _current_name(names: list[tuple[int, str, _Revision | None]], at_newest: list[str] | None) -> str:
+def _current_name(names: list[tuple[tuple, str, _Revision | None]], at_newest: list[str] | None) -> str:
     """The name a program uses today: of the names the newest header still has, the one it has had longest.
 
     A renamed helper keeps only its new name, so that is the one; an enum value with an alias

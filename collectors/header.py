@@ -92,9 +92,10 @@ def _enum_body(text: str, enum_name: str) -> tuple[str, int] | None:
         end = text.find("}", end)
         if end < 0:
             raise HeaderParseError(f"enum {enum_name} is not closed", _line_of(text, match.start()))
-        body, line = _region(text, start, end + 1)
-        if body.endswith("}"):
-            return body[:-1], line
+        body = _blank_comments(text[start : end + 1])
+        # A "/*" left over means this brace sits inside a comment that goes on past it.
+        if "/*" not in body and body.endswith("}"):
+            return body[:-1], _line_of(text, start)
         end += 1
 
 
@@ -204,10 +205,13 @@ def _parse_mapper(text: str) -> tuple[str, list[Enumerator]] | None:
     seen: dict[int, str] = {}
     position = 0
     for fn in _FN_RE.finditer(body):
-        gap = body[position : fn.start()].replace("\\", "").strip()
+        gap = body[position : fn.start()].replace("\\", " ")
+        if gap.strip():
+            at = position + len(gap) - len(gap.lstrip())
+            raise HeaderParseError(
+                f"{macro}: unexpected {gap.split()[0]!r} in the helper list", first_line + body.count("\n", 0, at)
+            )
         line = first_line + body.count("\n", 0, fn.start())
-        if gap:
-            raise HeaderParseError(f"{macro}: unexpected {gap.split()[0]!r} in the helper list", line)
         position = fn.end()
         name, given = fn.group(1), fn.group(2)
         if explicit:

@@ -47,9 +47,10 @@ class HelperDoc:
 
 
 class _Reader:
-    def __init__(self, lines: list[str], start: int):
+    def __init__(self, lines: list[str], start: int, first_line: int):
         self.lines = lines
         self.index = start
+        self.first_line = first_line  # line number of lines[0] in the header
 
     @property
     def line(self) -> str:
@@ -57,7 +58,7 @@ class _Reader:
 
     @property
     def number(self) -> int:
-        return self.index + 1
+        return self.first_line + self.index
 
     def advance(self) -> str:
         self.index += 1
@@ -96,14 +97,14 @@ def parse_helper_docs(source: str | bytes) -> list[HelperDoc]:
     lines = source[start:].split("\n")
     first_line = source.count("\n", 0, start) + 1
     # bpf_doc.py skips the title line and the blank line after it.
-    reader = _Reader(lines, 2)
+    reader = _Reader(lines, 2, first_line)
     docs = []
     while True:
         proto_match = _PROTO_RE.match(reader.line)
         if not proto_match:
             break
         proto = proto_match.group(1)
-        line_number = first_line + reader.index
+        line_number = reader.number
         reader.advance()
         description = _section(reader, _DESCRIPTION_RE, "Description", proto)
         returns = _section(reader, _RETURN_RE, "Return", proto)
@@ -120,5 +121,5 @@ def parse_helper_docs(source: str | bytes) -> list[HelperDoc]:
             )
         )
     if reader.line.strip() not in ("*/", ""):
-        raise HelperDocError(f"cannot read helper prototype {reader.line.strip()!r}", first_line + reader.index)
+        raise HelperDocError(f"cannot read helper prototype {reader.line.strip()!r}", reader.number)
     return docs

@@ -83,6 +83,11 @@ def _supersede(conn: sqlite3.Connection, tree: str) -> None:
                      AND u.kind = main.item_names.kind AND u.value = main.item_names.value)""",
         {"tree": tree},
     )
+    # Names only the shipped facts know go after the mined ones.
+    conn.execute(
+        f"UPDATE main.item_names SET position = position + 1000 WHERE tree = :tree AND (kind, value) IN {mined}",
+        {"tree": tree},
+    )
     conn.execute(f"DELETE FROM main.items WHERE tree = :tree AND (kind, value) IN {mined}", {"tree": tree})
     conn.execute(
         "DELETE FROM main.helper_docs WHERE tree = :tree AND value IN"

@@ -54,8 +54,7 @@ def items(conn: sqlite3.Connection, tree: str, kind: str | None = None) -> list[
         raise QueryError(f"unknown kind {kind!r} (one of: {', '.join(ITEM_KINDS)})")
     names: dict[tuple, list[str]] = {}
     for k, v, name in conn.execute(
-        "SELECT kind, value, name FROM item_names WHERE tree = ? ORDER BY kind, value, first_seen_commit IS NULL,"
-        " rowid",
+        "SELECT kind, value, name FROM item_names WHERE tree = ? ORDER BY kind, value, position",
         (tree,),
     ):
         names.setdefault((k, v), []).append(name)

@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS item_names (
     kind TEXT NOT NULL,
     value,
     name TEXT NOT NULL,
+    position INTEGER NOT NULL,      -- 0 for the first name the item had, then in the order they appeared
     first_seen_commit TEXT,
     first_release TEXT,
     is_alias INTEGER NOT NULL DEFAULT 0,

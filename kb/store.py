@@ -130,12 +130,12 @@ def write_tree(conn: sqlite3.Connection, collected: CollectedTree) -> None:
         ],
     )
     conn.executemany(
-        "INSERT INTO item_names (tree, kind, value, name, first_seen_commit, first_release, is_alias)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO item_names (tree, kind, value, name, position, first_seen_commit, first_release, is_alias)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            (tree, i.kind, i.value, n.name, n.first_seen_commit, n.first_release, int(n.is_alias))
+            (tree, i.kind, i.value, n.name, position, n.first_seen_commit, n.first_release, int(n.is_alias))
             for i in collected.items
-            for n in i.names
+            for position, n in enumerate(i.names)
         ],
     )
     conn.executemany(

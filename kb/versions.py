@@ -34,6 +34,7 @@ class Version:
     patch: int = 0
     rc: int = _FINAL
     suffix: str = field(default="", compare=False)
+    text: str = field(default="", compare=False)  # as given, for display
 
     @classmethod
     def parse(cls, text: str) -> "Version":
@@ -46,6 +47,7 @@ class Version:
             int(match["patch"] or 0),
             int(match["rc"]) if match["rc"] else _FINAL,
             match["suffix"] or "",
+            text.strip(),
         )
 
     @property
@@ -72,7 +74,7 @@ class Version:
         return text
 
     def __str__(self) -> str:
-        return self.short() + self.suffix
+        return self.text or self.short() + self.suffix
 
 
 def parse_version(text: str) -> Version:

@@ -1,0 +1,131 @@
+"""The git-history collector on a fixture history with the real history's hard parts."""
+
+import pytest
+
+
+def item(collected, kind, value):
+    matches = [i for i in collected.items if i.kind == kind and i.value == value]
+    assert len(matches) == 1, (kind, value)
+    return matches[0]
+
+
+def test_releases_are_final_tags_in_numeric_order(collected):
+    assert [r.version for r in collected.releases] == ["4.0", "4.1", "4.2", "4.9", "4.10"]
+    assert [r.has_header for r in collected.releases] == [True] * 5
+
+
+def test_first_release_and_introducing_commit_of_the_enum_era(collected, history):
+    probe = item(collected, "helper", 3)
+    assert (probe.name, probe.first_release) == ("probe_read", "4.1")
+    assert probe.introduced_by == history.commits["c2"]
+    assert probe.subject == "tracing: add probe_read"
+    assert probe.author == "Test Author"
+    assert item(collected, "helper", 1).introduced_by == history.commits["c1"]
+    assert item(collected, "helper", 1).first_release == "4.0"
+
+
+def test_rename_before_any_release_keeps_the_first_commit_and_every_name(collected, history):
+    helper = item(collected, "helper", 4)
+    assert helper.name == "newest_name"
+    assert helper.first_release == "4.1"
+    assert helper.introduced_by == history.commits["c3"]
+    names = {n.name: n for n in helper.names}
+    assert list(names) == ["old_name", "new_name", "newest_name"]
+    assert names["old_name"].first_release is None  # renamed before v4.1 was tagged
+    assert names["new_name"].first_release == "4.1"
+    assert names["newest_name"].first_release == "4.9"  # renamed between two releases
+    assert names["newest_name"].first_seen_commit == history.commits["c7"]
+
+
+def test_helper_from_a_side_branch_is_introduced_by_its_own_commit_not_the_merge(collected, history):
+    helper = item(collected, "helper", 5)
+    assert helper.first_release == "4.2"
+    assert helper.introduced_by == history.commits["s1"]
+    assert helper.introduced_by != history.commits["m1"]
+
+
+def test_header_deleted_and_readded_in_the_explicit_id_format(collected, history):
+    late = item(collected, "helper", 6)
+    assert (late.name, late.first_release, late.introduced_by) == ("late_helper", "4.10", history.commits["c9"])
+    # Items that survived the deletion keep their original commit.
+    assert item(collected, "helper", 1).introduced_by == history.commits["c1"]
+
+
+def test_tag_dates_out_of_order_do_not_matter(collected):
+    # v4.10 was tagged with an earlier date than v4.9, and sorts after it as a string would not.
+    assert item(collected, "helper", 4).names[-1].first_release == "4.9"
+    assert item(collected, "helper", 6).first_release == "4.10"
+
+
+def test_unreleased_item_at_head(collected, history):
+    helper = item(collected, "helper", 7)
+    assert helper.first_release is None
+    assert helper.present_at_head
+    assert helper.introduced_by == history.commits["c10"]
+
+
+def test_enums_aliases_and_sentinels(collected, history):
+    assert item(collected, "map_type", 2).first_release == "4.2"
+    assert item(collected, "map_type", 2).introduced_by == history.commits["c5"]
+    run = item(collected, "cmd", 3)
+    assert run.name == "BPF_PROG_TEST_RUN"
+    assert {(n.name, n.is_alias) for n in run.names} == {("BPF_PROG_TEST_RUN", False), ("BPF_PROG_RUN", True)}
+    link = item(collected, "link_type", 1)
+    assert (link.name, link.first_release, link.introduced_by) == (
+        "BPF_LINK_TYPE_RAW_TRACEPOINT", "4.2", history.commits["c6"])
+    assert not [i for i in collected.items if "MAX" in i.name]
+
+
+def test_presence_per_release(collected):
+    present = {(k, v, r) for k, v, r in collected.presence}
+    assert ("helper", 5, "4.1") not in present
+    assert ("helper", 5, "4.2") in present
+    assert ("cmd", 3, "4.2") in present  # once, although two names spell it
+    assert len(collected.presence) == len(set(collected.presence))
+
+
+def test_rc_tags_only_on_request(history):
+    from collectors.git_history import collect_git
+
+    with_rc = collect_git(history.path, tree="mainline", with_rc=True)
+    helper = item(with_rc, "helper", 4)
+    assert (helper.first_rc, helper.first_release) == ("4.1-rc1", "4.1")
+    assert [r.version for r in with_rc.releases] == ["4.0", "4.1", "4.2", "4.9", "4.10"]
+
+
+def test_helper_docs_come_from_the_newest_header(collected):
+    docs = {d.value: d for d in collected.helper_docs}
+    assert docs[7].signature == "long bpf_unreleased_helper(void *ctx, u64 flags)"
+    assert docs[7].description.startswith("Does unreleased_helper things")
+
+
+def test_bare_repository_gives_the_same_facts(history, collected, tmp_path):
+    import git
+
+    from collectors.git_history import collect_git
+
+    bare = tmp_path / "linux.git"
+    git.Repo.clone_from(history.path, bare, bare=True)
+    again = collect_git(str(bare), tree="mainline")
+    assert [(i.kind, i.value, i.first_release, i.introduced_by) for i in again.items] == [
+        (i.kind, i.value, i.first_release, i.introduced_by) for i in collected.items
+    ]
+
+
+def test_each_distinct_blob_is_parsed_once(history, monkeypatch):
+    from collectors import git_history
+
+    parsed = []
+    real = git_history.parse_header
+    monkeypatch.setattr(git_history, "parse_header", lambda data: parsed.append(data) or real(data))
+    git_history.collect_git(history.path, tree="mainline")
+    assert len(parsed) == len(set(parsed))
+    blobs = set(history.repo.git.log("--format=", "--raw", "--no-abbrev", "--all", "--", "include").split())
+    assert len(parsed) <= len(blobs)
+
+
+@pytest.mark.parametrize("pattern, expected", [("v4.1*", ["4.1", "4.10"]), ("v4.[09]", ["4.0", "4.9"])])
+def test_tag_pattern(history, pattern, expected):
+    from collectors.git_history import collect_git
+
+    assert [r.version for r in collect_git(history.path, tags=pattern).releases] == expected

@@ -1,0 +1,47 @@
+"""The helper documentation block, read as the kernel's scripts/bpf_doc.py reads it."""
+
+import pytest
+
+from collectors.header import parse_header
+from collectors.helper_docs import HelperDocError, parse_helper_docs
+from headers import make_header
+
+
+def test_real_header_documents_every_helper(real_header):
+    docs = parse_helper_docs(real_header)
+    names = {h.name for h in parse_header(real_header).helpers}
+    assert {d.name for d in docs} == names - {"unspec"}
+    by_name = {d.name: d for d in docs}
+    doc = by_name["map_lookup_percpu_elem"]
+    assert doc.signature == "void *bpf_map_lookup_percpu_elem(struct bpf_map *map, const void *key, u32 cpu)"
+    assert doc.description == "Perform a lookup in *percpu map* for an entry associated to\n*key* on *cpu*."
+    assert doc.returns.startswith("Map value associated to *key* on *cpu*, or **NULL**")
+    assert by_name["trace_printk"].signature == "long bpf_trace_printk(const char *fmt, u32 fmt_size, ...)"
+    # A helper documented once per context keeps every variant (bpf_doc.py lists them all too).
+    variants = real_header.count(" * u64 bpf_get_socket_cookie(")
+    assert variants > 1
+    assert sum(1 for d in docs if d.name == "get_socket_cookie") == variants
+
+
+def test_blank_lines_inside_a_description_are_kept():
+    docs = parse_helper_docs(make_header(["unspec", "a"], "mapper"))
+    assert docs[0].description == "Does a things, with *flags*.\n\nA second paragraph."
+    assert docs[0].returns == "0 on success, or a negative error in case of failure."
+
+
+def test_space_indented_sections_are_accepted():
+    text = make_header(["unspec", "a"], "mapper").replace(" * \tDescription", " *     Description")
+    text = text.replace(" * \t\tDoes", " *     \tDoes")
+    assert parse_helper_docs(text)[0].description.startswith("Does a things")
+
+
+def test_missing_return_section_names_the_line():
+    text = make_header(["unspec", "a", "b"], "mapper")
+    text = text.replace(" * \tReturn\n * \t\t0 on success, or a negative error in case of failure.\n", "", 1)
+    with pytest.raises(HelperDocError, match="no Return section for long bpf_a") as info:
+        parse_helper_docs(text)
+    assert "bpf_b" in text.splitlines()[info.value.line - 1]
+
+
+def test_old_headers_have_no_doc_block():
+    assert parse_helper_docs(make_header(["unspec", "a"], "enum")) == []
