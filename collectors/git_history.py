@@ -254,11 +254,12 @@ def _assemble(
     first_commit: dict[tuple, _Revision] = {}
     names_of: dict[tuple, dict[str, tuple[tuple, _Revision | None]]] = {}
     aliases: set[tuple] = set()
-    seen_blobs: set[str] = set()
+    # Nor does a revision whose regions parsed to the very same objects as an earlier one's.
+    seen: set = set()
     for order, revision in enumerate(revisions):
-        if not revision.blob or revision.blob in seen_blobs:
+        if not revision.blob or revision.blob in seen or parsed[revision.blob].signature in seen:
             continue
-        seen_blobs.add(revision.blob)
+        seen.update((revision.blob, parsed[revision.blob].signature))
         for position, (kind, value, name, alias_of) in enumerate(parsed[revision.blob].items()):
             first_commit.setdefault((kind, value), revision)
             # Names first seen together rank the plain spelling before its alias, then by header order.

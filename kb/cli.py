@@ -129,7 +129,8 @@ def collect(repo, tags, tree, rev, with_rc, path, force, quiet, db):
 @cli.command()
 @tree_option
 @click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True, help="Items to export.")
-@click.option("--format", "fmt", type=click.Choice(("json", "csv")), default="json", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(("json", "csv")), default="json", show_default=True,
+              help="JSON array of objects, or CSV with the same columns (names joined by |).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file (atomically) instead of stdout.")
 @db_option
 @reports_errors
@@ -225,7 +226,8 @@ def info(name_or_id, tree, db):
 @click.argument("old")
 @click.argument("new")
 @tree_option
-@click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True)
+@click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True,
+              help="Only items of this kind.")
 @db_option
 @reports_errors
 def diff(old, new, tree, kind, db):

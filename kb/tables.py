@@ -41,7 +41,7 @@ def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as handle:
             return handle.read()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError) as err:
         raise OutputError(f"{path}: cannot read ({err})") from None

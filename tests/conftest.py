@@ -96,3 +96,9 @@ def real_header():
         pytest.skip(f"{REAL_HEADER} not installed (Debian linux-libc-dev)")
     with open(REAL_HEADER) as handle:
         return handle.read()
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Each test session keeps its knowledge-base cache to itself."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))

@@ -1,0 +1,103 @@
+"""The generated C header compiles cleanly as C99, C++ and BPF C, and holds the real values."""
+
+import shutil
+import subprocess
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import cli
+
+PROGRAM = r"""
+#include "bpf_features.h"
+#include <stdio.h>
+
+int main(void)
+{
+    int failures = 0;
+    if (bpf_helper_min_kernel[195] != KERNEL_VERSION(5, 19, 0)) failures++;
+    if (BPF_HELPER_MIN_KERNEL_map_lookup_percpu_elem != KERNEL_VERSION(5, 19, 0)) failures++;
+    if (BPF_HELPER_COUNT != 212) failures++;
+    if (bpf_helper_min_kernel[1] != KERNEL_VERSION(3, 19, 0)) failures++;
+    /* every name a helper carried has its constant */
+    if (BPF_HELPER_MIN_KERNEL_skb_set_tstamp != bpf_helper_min_kernel[192]) failures++;
+    if (bpf_prog_type_min_kernel[6] != KERNEL_VERSION(4, 8, 0)) failures++;      /* XDP */
+    if (BPF_MIN_KERNEL_BPF_PROG_RUN != BPF_MIN_KERNEL_BPF_PROG_TEST_RUN) failures++;
+    if (bpf_attach_type_min_kernel[44] != 0) failures++;                          /* unknown */
+    if (BPF_KFUNC_MIN_KERNEL_bpf_cpumask_create != KERNEL_VERSION(6, 3, 0)) failures++;
+    if (sizeof(bpf_map_type_min_kernel) / sizeof(bpf_map_type_min_kernel[0]) != BPF_MAP_TYPE_MIN_KERNEL_COUNT)
+        failures++;
+    printf("%d failures\n", failures);
+    return failures;
+}
+"""
+
+BPF_PROGRAM = r"""
+#include "bpf_features.h"
+
+#if BPF_HELPER_MIN_KERNEL_map_lookup_percpu_elem != KERNEL_VERSION(5, 19, 0)
+#error wrong value
+#endif
+
+__attribute__((section("socket"), used))
+int prog(void *ctx)
+{
+    (void)ctx;
+    return bpf_helper_min_kernel[195] > KERNEL_VERSION(5, 15, 0);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def header_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tables")
+    result = CliRunner().invoke(cli, ["tables", "--lang", "c", "-o", str(out), "--db", str(out / "none.db")])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.parametrize("compiler, flags, source", [
+    ("gcc", ["-std=c99", "-pedantic"], "check.c"),
+    ("gcc", ["-std=c11"], "check.c"),
+    ("g++", ["-std=c++11", "-pedantic"], "check.cpp"),
+    ("g++", ["-std=c++17"], "check.cpp"),
+])
+def test_compiles_without_warnings_and_holds_real_values(header_dir, compiler, flags, source):
+    if not shutil.which(compiler):
+        pytest.skip(f"{compiler} not installed")
+    (header_dir / source).write_text(PROGRAM)
+    binary = header_dir / f"check-{compiler}-{flags[0][5:]}"
+    subprocess.run([compiler, *flags, "-Wall", "-Wextra", "-Werror", "-I", str(header_dir), str(header_dir / source),
+                    "-o", str(binary)], check=True, capture_output=True)
+    result = subprocess.run([str(binary)], capture_output=True, text=True)
+    assert result.stdout == "0 failures\n"
+    assert result.returncode == 0
+
+
+def test_compiles_as_bpf_c(header_dir):
+    if not shutil.which("clang"):
+        pytest.skip("clang not installed (.ci/run installs it)")
+    (header_dir / "prog.bpf.c").write_text(BPF_PROGRAM)
+    subprocess.run(["clang", "-target", "bpf", "-O2", "-Wall", "-Wextra", "-Werror", "-I", str(header_dir), "-c",
+                    str(header_dir / "prog.bpf.c"), "-o", str(header_dir / "prog.bpf.o")], check=True)
+    assert (header_dir / "prog.bpf.o").read_bytes()[:4] == b"\x7fELF"
+
+
+def test_kernel_version_from_the_build_wins(header_dir):
+    if not shutil.which("gcc"):
+        pytest.skip("gcc not installed")
+    (header_dir / "pre.c").write_text(
+        "#define KERNEL_VERSION(a, b, c) ((a) * 1000000 + (b) * 1000 + (c))\n"
+        '#include "bpf_features.h"\n'
+        "int main(void) { return bpf_helper_min_kernel[195] == 5019000 ? 0 : 1; }\n"
+    )
+    subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", "-I", str(header_dir), str(header_dir / "pre.c"), "-o",
+                    str(header_dir / "pre")], check=True)
+    assert subprocess.run([str(header_dir / "pre")]).returncode == 0
+
+
+def test_no_includes_and_an_include_guard(header_dir):
+    text = (header_dir / "bpf_features.h").read_text()
+    assert "#include" not in text
+    assert text.count("#ifndef KBGEN_BPF_FEATURES_H") == 1
+    assert "shipped data 20" in text.splitlines()[3]
