@@ -242,5 +242,39 @@ def diff(old, new, tree, kind, db):
     click.echo(api.diff(old, new, db=db, tree=tree, kind=kind), nl=False)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless told).")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@tree_option
+@click.option("--time-limit-ms", default=1000, show_default=True, type=click.IntRange(1),
+              help="SQL time limit per query, in milliseconds.")
+@click.option("--save", "save_to", type=click.Path(dir_okay=False),
+              help="Write the database Datasette would serve to this file and exit (for datasette publish).")
+@db_option
+@reports_errors
+def serve(host, port, tree, time_limit_ms, save_to, db):
+    """Browse and query the knowledge base with Datasette, read-only.
+
+    Serves database "kb" with one table per kind (helpers, prog_types, map_types, attach_types,
+    link_types, commands, kfuncs), the raw store tables, full-text search over helper names and
+    documentation, and canned queries: what is available on kernel X, what arrived in release X, the
+    minimum kernel for a list of helpers, renamed helpers, and items whose sources disagree.
+
+    \b
+    JSON for linters: http://127.0.0.1:8001/kb/helpers.json?_shape=array
+    """
+    from kb import serve as serving
+    from kb.paths import user_db
+
+    if save_to:
+        tree_name = serving.build_database(db or user_db(), save_to, tree)
+        click.echo(f"wrote {save_to} ({tree_name} tree)", err=True)
+        return
+    try:
+        serving.serve(db or user_db(), host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
+    except serving.ServeError as err:
+        raise BadInput(str(err)) from None
+
+
 def main():
     cli()

@@ -1,0 +1,78 @@
+"""``kbgen serve``: publish the knowledge base with Datasette, read-only, on loopback by default."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import tempfile
+
+from kb.atomic import OutputError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8001
+DEFAULT_TIME_LIMIT_MS = 1000
+
+
+class ServeError(Exception):
+    pass
+
+
+def plugins_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasette_plugins")
+
+
+def metadata_path() -> str:
+    """metadata.yml: beside kb/ in a source tree, in the installed kb.data package otherwise."""
+    source_tree = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "metadata.yml")
+    if os.path.exists(source_tree):
+        return source_tree
+    from kb.shipped import data_dir
+
+    return str(data_dir() / "metadata.yml")
+
+
+def check_port(host: str, port: int) -> None:
+    """Fail early, with one clear line, when the port cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise ServeError(f"port {port} on {host} is in use (choose another with --port)") from None
+            raise ServeError(f"cannot listen on {host}:{port} ({err.strerror})") from None
+
+
+def build_database(user_db: str | None, path: str, tree: str | None = None) -> str:
+    from kb import publish
+    from kb.kbase import open_kb
+
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"{path}: no such directory {directory}")
+    return publish.build(open_kb(user_db), path, tree)
+
+
+def datasette_args(db_path: str, host: str, port: int, time_limit_ms: int) -> list[str]:
+    return [
+        "serve",
+        "-i", db_path,
+        "--metadata", metadata_path(),
+        "--plugins-dir", plugins_dir(),
+        "--host", host,
+        "--port", str(port),
+        "--setting", "sql_time_limit_ms", str(time_limit_ms),
+        "--setting", "default_facet_size", "50",
+    ]
+
+
+def serve(user_db: str | None, *, host: str, port: int, tree: str | None, time_limit_ms: int) -> None:
+    check_port(host, port)
+    from datasette.cli import cli as datasette_cli
+
+    with tempfile.TemporaryDirectory(prefix="kbgen-serve-") as tmp:
+        path = os.path.join(tmp, "kb.db")  # the file name makes the database name: /kb/...
+        build_database(user_db, path, tree)
+        datasette_cli.main(datasette_args(path, host, port, time_limit_ms), prog_name="datasette")
