@@ -155,3 +155,17 @@ def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> str:
         [[i.first_release, i.kind, "" if i.kind == "kfunc" else i.value, i.name] for i in rows],
     )
     return table + f"{len(rows)} items arrived in {name} after {old} up to {new}\n"
+
+
+def scan(paths: list[str], *, kernel=None, tree=None, fmt="text", db=None) -> tuple[str, bool]:
+    """The report in *fmt* and whether anything fails the check against *kernel*."""
+    from kb import scan_report
+    from kb.scan import scan as run_scan
+
+    if kernel:
+        from kb.versions import Version
+
+        Version.parse(kernel)  # a bad version is bad input before any object is read
+    result = run_scan(open_kb(db), paths, kernel=kernel, tree=tree)
+    render = {"text": scan_report.to_text, "json": scan_report.to_json, "sarif": scan_report.to_sarif}[fmt]
+    return render(result), result.failed

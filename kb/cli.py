@@ -24,6 +24,7 @@ class BadInput(click.ClickException):
 
 
 def _known_errors():
+    from collectors.bpf.elfobject import ObjectError
     from collectors.git_history import CollectError
     from collectors.reference import ReferenceError
     from kb.atomic import OutputError
@@ -32,7 +33,7 @@ def _known_errors():
     from kb.store import StoreError
     from kb.versions import VersionError
 
-    return (CollectError, ReferenceError, OutputError, QueryError, DataError, StoreError, VersionError)
+    return (CollectError, ReferenceError, OutputError, QueryError, DataError, StoreError, VersionError, ObjectError)
 
 
 def reports_errors(command):
@@ -274,6 +275,40 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
         serving.serve(db or user_db(), host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
     except serving.ServeError as err:
         raise BadInput(str(err)) from None
+
+
+@cli.command()
+@click.argument("objects", nargs=-1, required=True, type=click.Path())
+@click.option("--kernel", help="Target kernel version: 5.15, 5.15.0-91-generic, 6.1.0-13-amd64.")
+@tree_option
+@click.option("--format", "fmt", type=click.Choice(("text", "json", "sarif")), default="text", show_default=True,
+              help="text for people, json for tools (fields in README), sarif for code scanning.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file (atomically).")
+@db_option
+@reports_errors
+def scan(objects, kernel, tree, fmt, output, db):
+    """Check compiled BPF objects (clang -target bpf) against a target kernel.
+
+    Finds every helper call, kfunc call and BTF-defined (or legacy) map of every program section,
+    names its program and instruction, and gives its first release. OBJECTS are .o files or
+    directories (searched for *.o).
+
+    \b
+    Exit status: 0 when everything is available on --kernel (or no --kernel was given: the report
+    then says the minimum kernel each object needs), 1 when something needs a newer kernel or is
+    unknown to the knowledge base, 2 on bad input.
+    """
+    from kb import api
+
+    text, failed = api.scan(list(objects), kernel=kernel, tree=tree, fmt=fmt, db=db)
+    if output:
+        from kb.atomic import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+    if failed:
+        sys.exit(1)
 
 
 def main():

@@ -1,0 +1,29 @@
+"""The binary structures of BTF, declared in one place (include/uapi/linux/btf.h).
+
+Formats take the byte order as their first character, '<' or '>', chosen from the header's magic.
+"""
+
+import struct
+
+# struct btf_header: magic, version, flags, hdr_len, type_off, type_len, str_off, str_len
+HEADER = "HBBIIIII"
+# struct btf_type: name_off, info (vlen 0-15, kind 24-28, kind_flag 31), size or type
+TYPE = "III"
+# The data that follows a btf_type, per kind.
+INT_DATA = "I"  # encoding 24-27, offset 16-23, bits 0-7
+ARRAY_DATA = "III"  # type, index_type, nelems
+MEMBER = "IIi"  # name_off, type, offset (bitfield size in 24-31 when kind_flag)
+ENUM_VALUE = "Ii"  # name_off, val
+ENUM64_VALUE = "IiI"  # name_off, val_lo32, val_hi32
+PARAM = "II"  # name_off, type
+VAR_DATA = "I"  # linkage
+VAR_SECINFO = "III"  # type, offset, size
+DECL_TAG_DATA = "i"  # component_idx
+
+
+def size(fmt: str) -> int:
+    return struct.calcsize("<" + fmt)
+
+
+def unpack_from(order: str, fmt: str, data: bytes, offset: int) -> tuple:
+    return struct.unpack_from(order + fmt, data, offset)

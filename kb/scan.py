@@ -1,0 +1,128 @@
+"""``kbgen scan``: what each compiled BPF object needs, checked against a target kernel.
+
+Reads objects with the collectors' ELF and instruction decoders, looks every helper, kfunc and map type
+up in the knowledge base, and says for each use its first release and whether the target has it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from kb import queries
+from kb.versions import Version
+
+OK = "ok"
+TOO_NEW = "too_new"  # first release is newer than the target kernel
+UNKNOWN = "unknown"  # not in the knowledge base at all (a helper id newer than it, a kfunc it does not list)
+RELEASE_UNKNOWN = "release_unknown"  # in the knowledge base, but no release is known to have it
+
+
+@dataclass
+class Finding:
+    kind: str  # helper, kfunc, map_type
+    id: int | str
+    name: str | None
+    first_release: str | None
+    status: str
+    section: str
+    program: str | None
+    insn: int | None  # instruction slot; None for map definitions
+    offset: int | None  # byte offset in the section
+    file_offset: int
+    map: str | None = None  # the map variable, for map_type findings
+
+
+@dataclass
+class ObjectReport:
+    path: str
+    findings: list[Finding] = field(default_factory=list)
+    programs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def min_kernel(self) -> str | None:
+        known = [f for f in self.findings if f.first_release]
+        if not known:
+            return None
+        return max(known, key=lambda f: Version.parse(f.first_release)).first_release
+
+    @property
+    def forced_by(self) -> list[Finding]:
+        minimum = self.min_kernel
+        return [f for f in self.findings if minimum and f.first_release == minimum]
+
+
+@dataclass
+class ScanResult:
+    tree: str
+    data_version: str
+    kernel: str | None
+    objects: list[ObjectReport]
+
+    @property
+    def failed(self) -> bool:
+        return any(f.status in (TOO_NEW, UNKNOWN) for o in self.objects for f in o.findings) if self.kernel else False
+
+
+def object_paths(paths: list[str]) -> list[str]:
+    """Files as given; directories searched for *.o, in a stable order."""
+    found = []
+    for path in paths:
+        if os.path.isdir(path):
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                found += [os.path.join(root, f) for f in sorted(files) if f.endswith(".o")]
+        else:
+            found.append(path)
+    return found
+
+
+class _Lookup:
+    def __init__(self, conn, tree: str):
+        rows = queries.items(conn, tree)
+        self.by_kind = {}
+        for row in rows:
+            self.by_kind.setdefault(row.kind, {})[row.value] = row
+
+    def get(self, kind: str, key):
+        return self.by_kind.get(kind, {}).get(key)
+
+
+def _status(first_release: str | None, known: bool, target: Version | None) -> str:
+    if not known:
+        return UNKNOWN
+    if first_release is None:
+        return RELEASE_UNKNOWN
+    if target is not None and Version.parse(first_release) > target:
+        return TOO_NEW
+    return OK
+
+
+def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None = None) -> ScanResult:
+    from collectors.bpf.elfobject import read_object
+
+    target = Version.parse(kernel).release if kernel else None
+    name = queries.resolve_tree(conn, tree)
+    lookup = _Lookup(conn, name)
+    reports = []
+    for path in object_paths(paths):
+        obj = read_object(path)
+        report = ObjectReport(path, programs=[(section, symbol) for section, symbol, _off in obj.programs])
+        for call in obj.calls:
+            item = lookup.get(call.kind, call.target)
+            release = item.first_release if item else None
+            report.findings.append(Finding(
+                call.kind, call.target, item.name if item else None, release,
+                _status(release, item is not None, target),
+                call.section, call.program, call.index, call.offset, call.file_offset,
+            ))
+        for definition in obj.maps:
+            item = lookup.get("map_type", definition.map_type)
+            release = item.first_release if item else None
+            report.findings.append(Finding(
+                "map_type", definition.map_type, item.name if item else None, release,
+                _status(release, item is not None, target),
+                definition.section, None, None, None, definition.file_offset, map=definition.name,
+            ))
+        reports.append(report)
+    return ScanResult(name, queries.tree_version(conn, name), kernel, reports)
