@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from kb import api  # noqa: E402
+from kb import api
 
 
 def checkout_and_grep(repo: str, tags: list[str], path: str) -> dict[str, str]:
@@ -35,7 +35,7 @@ def checkout_and_grep(repo: str, tags: list[str], path: str) -> dict[str, str]:
             header = os.path.join(work, path)
             if not os.path.exists(header):
                 continue
-            out = subprocess.run(["grep", "-oE", r"FN\([a-z0-9_]+", header], capture_output=True, text=True).stdout
+            out = subprocess.run(["grep", "-oE", r"FN\([a-z0-9_]+", header], capture_output=True, text=True, check=False).stdout
             for name in re.findall(r"FN\(([a-z0-9_]+)", out):
                 first.setdefault(name, tag)
         return first
@@ -46,7 +46,7 @@ def checkout_and_grep(repo: str, tags: list[str], path: str) -> dict[str, str]:
 def version_sorted_tags(repo: str, pattern: str) -> list[str]:
     from kb.versions import Version, VersionError
 
-    names = subprocess.run(["git", "-C", repo, "tag", "-l", pattern], capture_output=True, text=True).stdout.split()
+    names = subprocess.run(["git", "-C", repo, "tag", "-l", pattern], capture_output=True, text=True, check=True).stdout.split()
     out = []
     for name in names:
         try:

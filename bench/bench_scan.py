@@ -18,7 +18,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from kb import api  # noqa: E402
+from kb import api
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "..", "tests", "bpf")
 
@@ -42,7 +42,7 @@ def main() -> None:
         command = [shutil.which("kbgen")] if shutil.which("kbgen") else [sys.executable, "-m", "kb"]
         start = time.perf_counter()
         subprocess.run([*command, "scan", tmp, "--kernel", "5.15", "--format", "json"], env=env,
-                       capture_output=True)
+                       capture_output=True, check=True)
         fresh = time.perf_counter() - start
     print(f"objects: {count} ({size / 1e6:.1f} MB), report {len(report) / 1e6:.1f} MB of JSON")
     print(f"in-process: {inproc:.2f} s = {count / inproc:.0f} objects/s")

@@ -15,8 +15,8 @@ import fnmatch
 import hashlib
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from collectors.facts import CollectedTree, HelperDocFact, Item, ItemName, Release
 from collectors.header import HeaderFacts, HeaderParseError, parse_header

@@ -32,7 +32,7 @@ class HeaderParseError(ValueError):
         self.message = message
         super().__init__(f"line {line}: {message}" if line else message)
 
-    def shifted(self, first_line: int) -> "HeaderParseError":
+    def shifted(self, first_line: int) -> HeaderParseError:
         """The same error with its region-relative line made a line of the header."""
         return HeaderParseError(self.message, first_line + (self.line or 0))
 
@@ -79,7 +79,7 @@ class HeaderFacts:
                 yield kind, e.value, e.name, e.alias_of
 
 
-_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.S)
+_COMMENT_RE = re.compile(r"/\*.*?\*/|//[^\n]*", re.DOTALL)
 
 
 def _blank_comments(text: str) -> str:
@@ -158,7 +158,7 @@ def _evaluate(expr: str, known: dict[str, int]) -> int:
         raise ValueError(f"cannot evaluate {expr.strip()!r}") from None
 
 
-_ENUMERATOR_RE = re.compile(r"^([A-Za-z_]\w*)\s*(?:=\s*(.+))?$", re.S)
+_ENUMERATOR_RE = re.compile(r"^([A-Za-z_]\w*)\s*(?:=\s*(.+))?$", re.DOTALL)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -112,7 +112,7 @@ def parse_helper_docs(source: str | bytes) -> list[HelperDoc]:
         name = _NAME_RE.match(proto).group(3)
         docs.append(
             HelperDoc(
-                name=name[4:] if name.startswith("bpf_") else name,
+                name=name.removeprefix("bpf_"),
                 signature=proto,
                 description=description.strip("\n"),
                 returns=returns.strip("\n"),

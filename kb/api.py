@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kb import store
 from kb.paths import user_db
@@ -37,7 +37,7 @@ def collect(
     from collectors.uapi import HEADER_PATH
 
     db = db or user_db()
-    options = dict(path=path or HEADER_PATH, tags=tags or git_history.DEFAULT_TAGS, rev=rev, with_rc=with_rc)
+    options = {"path": path or HEADER_PATH, "tags": tags or git_history.DEFAULT_TAGS, "rev": rev, "with_rc": with_rc}
     existed = os.path.exists(db)
     conn = store.connect(db)
     try:

@@ -234,7 +234,7 @@ def info(name_or_id, tree, db):
 def diff(old, new, tree, kind, db):
     """List what arrived after release OLD up to and including release NEW.
 
-    
+    \b
     Example: kbgen diff 5.15 5.19   (everything a 5.19 kernel has that 5.15 lacks)
     Versions such as 5.15.0-91-generic are accepted.
     """

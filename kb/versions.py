@@ -37,7 +37,7 @@ class Version:
     text: str = field(default="", compare=False)  # as given, for display
 
     @classmethod
-    def parse(cls, text: str) -> "Version":
+    def parse(cls, text: str) -> Version:
         match = _VERSION_RE.match(text or "")
         if not match:
             raise VersionError(f"not a version: {text!r} (expected e.g. 5.15, 5.15.0-91-generic, v5.19-rc3)")
@@ -55,7 +55,7 @@ class Version:
         return self.rc != _FINAL
 
     @property
-    def release(self) -> "Version":
+    def release(self) -> Version:
         """The version without its distribution suffix (what mainline comparison uses)."""
         return Version(self.major, self.minor, self.patch, self.rc)
 

@@ -5,8 +5,8 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from gitfixture import History  # noqa: E402
-from headers import make_header  # noqa: E402
+from gitfixture import History
+from headers import make_header
 
 REAL_HEADER = "/usr/include/linux/bpf.h"
 

@@ -57,7 +57,7 @@ def test_every_type_reference_points_inside_the_table(vmlinux):
 def test_object_btf_map_definition():
     btf = parse_btf(object_btf("percpu.bpf.o"))
     datasec = btf.datasec(".maps")
-    (var_id, _offset, _size) = [m[1:] for m in datasec.members][0]
+    (var_id, _offset, _size) = next(m[1:] for m in datasec.members)
     var = btf.type(var_id)
     assert var.kind == enums.KIND_VAR and var.name == "counts"
     definition = btf.resolve(var.type)

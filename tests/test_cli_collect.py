@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-
 from gitfixture import History
 from headers import make_header
+
 from kb.cli import cli
 
 
@@ -26,7 +26,7 @@ def test_collect_then_export(history, tmp_path):
     assert result.exit_code == 0, result.output
     assert "mainline: 20 items, 5 releases, 1 not in any release" in result.stderr
     exported = json.loads(run("export", "--db", str(db), "--kind", "helper").stdout)
-    side = [e for e in exported if e["id"] == 5][0]
+    side = next(e for e in exported if e["id"] == 5)
     assert side["commit"] == history.commits["s1"]
     assert side["first_release"] == "4.2"
 
@@ -107,7 +107,7 @@ def test_malformed_header_names_tag_and_line_and_leaves_the_database_as_it_was(h
     h.tag("v1.1")
     result = run("collect", "--repo", h.path, "--tree", "linux", "--db", str(db), "-q")
     assert result.exit_code == 2
-    assert f"include/uapi/linux/bpf.h at tag v1.1: line" in result.stderr
+    assert "include/uapi/linux/bpf.h at tag v1.1: line" in result.stderr
     assert "unexpected" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert digest(db) == before

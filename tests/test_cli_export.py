@@ -43,13 +43,13 @@ def test_collected_tree_export_marks_unreleased(history, tmp_path):
     assert [(i["kind"], i["id"], i["name"], i["first_release"]) for i in unreleased] == [
         ("helper", 7, "unreleased_helper", None)
     ]
-    renamed = [i for i in items if i["kind"] == "helper" and i["id"] == 4][0]
+    renamed = next(i for i in items if i["kind"] == "helper" and i["id"] == 4)
     assert renamed["names"] == ["old_name", "new_name", "newest_name"]
 
 
 def test_csv(user_db):
     rows = list(csv.DictReader(io.StringIO(run("export", "--format", "csv", "--kind", "cmd").stdout)))
-    run_row = [r for r in rows if r["id"] == "10"][0]
+    run_row = next(r for r in rows if r["id"] == "10")
     assert run_row["name"] == "BPF_PROG_TEST_RUN"
     assert set(run_row["names"].split("|")) == {"BPF_PROG_TEST_RUN", "BPF_PROG_RUN"}
 

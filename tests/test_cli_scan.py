@@ -97,7 +97,7 @@ def test_sarif(user_db):
         assert location["logicalLocations"][0]["fullyQualifiedName"]
         by_rule.setdefault(res["ruleId"], []).append(res)
     assert set(by_rule) == {"KBG001", "KBG002", "KBG003", "KBG004"}
-    percpu = [r for r in by_rule["KBG001"] if r["properties"]["id"] == 195][0]
+    percpu = next(r for r in by_rule["KBG001"] if r["properties"]["id"] == 195)
     assert percpu["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "kprobe/do_nanosleep/count_sleeps+7"
     assert "first appeared in Linux 5.19; the target is 5.15" in percpu["message"]["text"]
     # The byte offset points at the call instruction in the file: opcode 0x85, helper id 195 in imm.

@@ -1,9 +1,9 @@
 """bpf.h parsing: the real header on this machine, and each era's format."""
 
 import pytest
+from headers import make_header
 
 from collectors.header import HeaderParseError, parse_header
-from headers import make_header
 
 
 def test_real_header_parses_completely(real_header):
@@ -24,7 +24,7 @@ def test_real_header_parses_completely(real_header):
     assert enums["map_type"]["BPF_MAP_TYPE_RINGBUF"] == 27
     assert enums["link_type"]["BPF_LINK_TYPE_KPROBE_MULTI"] == 8
     assert enums["cmd"]["BPF_PROG_RUN"] == enums["cmd"]["BPF_PROG_TEST_RUN"] == 10
-    alias = [e for e in facts.enums["cmd"] if e.name == "BPF_PROG_RUN"][0]
+    alias = next(e for e in facts.enums["cmd"] if e.name == "BPF_PROG_RUN")
     assert alias.alias_of == "BPF_PROG_TEST_RUN"
     assert not any("MAX" in e.name for entries in facts.enums.values() for e in entries)
     # Values are dense from 0 (the kernel appends; nothing is skipped in these enums).

@@ -1,10 +1,10 @@
 """The helper documentation block, read as the kernel's scripts/bpf_doc.py reads it."""
 
 import pytest
+from headers import make_header
 
 from collectors.header import parse_header
 from collectors.helper_docs import HelperDocError, parse_helper_docs
-from headers import make_header
 
 
 def test_real_header_documents_every_helper(real_header):

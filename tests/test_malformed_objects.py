@@ -60,8 +60,9 @@ def _section_header_offset(data, index):
 
 
 def _section_index(data, name):
-    from elftools.elf.elffile import ELFFile
     import io
+
+    from elftools.elf.elffile import ELFFile
 
     elf = ELFFile(io.BytesIO(data))
     return [s.name for s in elf.iter_sections()].index(name)

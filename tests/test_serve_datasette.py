@@ -26,9 +26,8 @@ def published(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def datasette(published):
-    from datasette.app import Datasette
-
     import yaml
+    from datasette.app import Datasette
 
     with open(serve.metadata_path()) as handle:
         metadata = yaml.safe_load(handle)
@@ -63,7 +62,7 @@ def test_helpers_json_for_linters(datasette):
     rows = get_json(datasette, "/kb/helpers.json?_shape=array&_size=max")
     assert len(rows) == 212
     assert {"id", "name", "first_release", "commit"} <= set(rows[0])
-    h195 = [r for r in rows if r["id"] == 195][0]
+    h195 = next(r for r in rows if r["id"] == 195)
     assert (h195["name"], h195["first_release"]) == ("map_lookup_percpu_elem", "5.19")
     assert h195["commit"].startswith("07343110b293")
 
@@ -97,7 +96,7 @@ def test_renamed_and_disagreeing(datasette):
     renamed = get_json(datasette, "/kb/renamed_helpers.json?_shape=array")
     assert isinstance(renamed, list)
     disagreeing = get_json(datasette, "/kb/disagreeing_sources.json?_shape=array")
-    row = [r for r in disagreeing if r["id"] == 7 and r["field"] == "first_release"][0]
+    row = next(r for r in disagreeing if r["id"] == 7 and r["field"] == "first_release")
     assert (row["used"], row["used_source"], row["other"], row["other_source"]) == (
         "4.1", "reference:bcc", "4.17", "reference:ebpf-docs")
 

@@ -69,7 +69,7 @@ def test_compiles_without_warnings_and_holds_real_values(header_dir, compiler, f
     binary = header_dir / f"check-{compiler}-{flags[0][5:]}"
     subprocess.run([compiler, *flags, "-Wall", "-Wextra", "-Werror", "-I", str(header_dir), str(header_dir / source),
                     "-o", str(binary)], check=True, capture_output=True)
-    result = subprocess.run([str(binary)], capture_output=True, text=True)
+    result = subprocess.run([str(binary)], capture_output=True, text=True, check=False)
     assert result.stdout == "0 failures\n"
     assert result.returncode == 0
 
@@ -93,7 +93,7 @@ def test_kernel_version_from_the_build_wins(header_dir):
     )
     subprocess.run(["gcc", "-Wall", "-Wextra", "-Werror", "-I", str(header_dir), str(header_dir / "pre.c"), "-o",
                     str(header_dir / "pre")], check=True)
-    assert subprocess.run([str(header_dir / "pre")]).returncode == 0
+    assert subprocess.run([str(header_dir / "pre")], check=False).returncode == 0
 
 
 def test_no_includes_and_an_include_guard(header_dir):

@@ -10,7 +10,7 @@ import io
 import struct
 from dataclasses import dataclass, field
 
-from collectors.bpf import enums, structs
+from collectors.bpf import enums
 from collectors.bpf.instructions import DecodeError, decode
 from collectors.btf.enums import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_VAR
 from collectors.btf.reader import BTFError, parse_btf

@@ -44,7 +44,7 @@ class BTF:
     flags: int
     types: list[BTFType]  # types[0] is the void type
     strings: bytes
-    base: "BTF | None" = None  # split BTF (a module's) refers to its base's ids
+    base: BTF | None = None  # split BTF (a module's) refers to its base's ids
 
     def __len__(self) -> int:
         return len(self.types)
