@@ -54,6 +54,7 @@ def build(merged: sqlite3.Connection, path: str, tree: str | None = None) -> str
                 "names": str,
                 "source": str,
                 "note": str,
+                "tree": str,
             }
             if kind == "helper":
                 columns.update(signature=str, description=str, returns=str, alt_commit=str)
@@ -77,6 +78,7 @@ def build(merged: sqlite3.Connection, path: str, tree: str | None = None) -> str
                     "names": ", ".join(item.names),
                     "source": item.source,
                     "note": item.note,
+                    "tree": name,
                 }
                 if kind == "helper":
                     signature, description, returns = docs.get(item.value, (None, None, None))

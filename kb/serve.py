@@ -22,6 +22,10 @@ def plugins_dir() -> str:
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasette_plugins")
 
 
+def templates_dir() -> str:
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "datasette_templates")
+
+
 def metadata_path() -> str:
     """metadata.yml: beside kb/ in a source tree, in the installed kb.data package otherwise."""
     source_tree = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "metadata.yml")
@@ -61,6 +65,7 @@ def datasette_args(db_path: str, host: str, port: int, time_limit_ms: int) -> li
         "-i", db_path,
         "--metadata", metadata_path(),
         "--plugins-dir", plugins_dir(),
+        "--template-dir", templates_dir(),
         "--host", host,
         "--port", str(port),
         "--setting", "sql_time_limit_ms", str(time_limit_ms),

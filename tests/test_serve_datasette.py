@@ -36,6 +36,7 @@ def datasette(published):
         immutables=[str(published)],
         metadata=metadata,
         plugins_dir=serve.plugins_dir(),
+        template_dir=serve.templates_dir(),
         settings={"sql_time_limit_ms": 1000},
     )
 
@@ -121,7 +122,27 @@ def test_commit_links_upstream_and_docs_render(datasette):
     assert 'href="https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/commit/?id=' \
            '07343110b293456d30393e89b86c4dee1ac051c8"' in html
     assert "<em>percpu map</em>" in html
+    assert '<dl class="kbgen-item">' in html  # a card, not a one-row table
     assert "<code>void *bpf_map_lookup_percpu_elem(" in html
+
+
+def test_commit_links_in_canned_queries_and_other_trees(datasette):
+    html = get(datasette, "/kb/min_kernel_for_helpers?helpers=195").text
+    assert "commit/?id=07343110b293456d30393e89b86c4dee1ac051c8" in html
+
+
+def test_other_trees_do_not_link_to_mainline(history, tmp_path):
+    from datasette.app import Datasette
+
+    db = tmp_path / "kb.db"
+    CliRunner().invoke(cli, ["collect", "--repo", history.path, "--tree", "vendor", "--db", str(db), "-q"])
+    path = tmp_path / "pub" / "kb.db"
+    path.parent.mkdir()
+    assert serve.build_database(str(db), str(path), "vendor") == "vendor"
+    ds = Datasette([], immutables=[str(path)], plugins_dir=serve.plugins_dir())
+    html = get(ds, "/kb/helpers/5").text
+    assert history.commits["s1"][:12] in html
+    assert "git.kernel.org" not in html
 
 
 def test_writes_are_refused(datasette):

@@ -15,7 +15,6 @@ from kb import sqlfunctions
 DATABASE = "kb"
 UPSTREAM_COMMIT = "https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/commit/?id={sha}"
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
-_KIND_TABLES = {"helpers", "prog_types", "map_types", "attach_types", "link_types", "commands", "kfuncs"}
 _COMMIT_COLUMNS = {"commit", "introduced_by", "alt_commit", "first_seen_commit", "used", "other"}
 
 
@@ -24,14 +23,12 @@ def prepare_connection(conn):
     sqlfunctions.register(conn)
 
 
-def _is_mainline(row, table) -> bool:
+def _is_mainline(row) -> bool:
+    """Rows of the store say their tree; the per-kind tables and the canned queries are mainline's."""
     try:
-        tree = row["tree"]
+        return row["tree"] == "mainline"
     except (KeyError, IndexError, TypeError):
-        tree = None
-    if tree is not None:
-        return tree == "mainline"
-    return table in _KIND_TABLES
+        return True
 
 
 def _kernel_doc(text: str) -> Markup:
@@ -47,7 +44,7 @@ def render_cell(row, value, column, table, database):
     if database != DATABASE or not isinstance(value, str):
         return None
     if column in _COMMIT_COLUMNS and _SHA_RE.match(value):
-        if _is_mainline(row, table):
+        if _is_mainline(row):
             url = UPSTREAM_COMMIT.format(sha=value)
             return Markup(f'<a href="{escape(url)}" title="{value}"><code>{value[:12]}</code></a>')
         return Markup(f'<code title="{value}">{value[:12]}</code>')
