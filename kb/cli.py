@@ -7,6 +7,7 @@ loads git or Datasette machinery.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -267,6 +268,8 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
     from kb import serve as serving
     from kb.paths import user_db
 
+    if db and not os.path.exists(db):
+        click.echo(f"note: {db} does not exist yet; serving the shipped knowledge base only", err=True)
     if save_to:
         tree_name = serving.build_database(db or user_db(), save_to, tree)
         click.echo(f"wrote {save_to} ({tree_name} tree)", err=True)

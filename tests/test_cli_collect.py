@@ -145,3 +145,17 @@ def test_default_database_is_the_users(history, user_db):
     result = run("collect", "--repo", history.path, "-q")
     assert result.exit_code == 0
     assert user_db.exists()
+
+
+def test_progress_is_reported_for_every_distinct_revision(history, tmp_path):
+    from kb import api
+
+    seen = []
+    api.collect(history.path, db=str(tmp_path / "kb.db"), progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1]
+    assert [done for done, _total in seen] == list(range(1, len(seen) + 1))
+
+
+def test_progress_is_quiet_when_not_a_terminal(history, tmp_path):
+    result = run("collect", "--repo", history.path, "--db", str(tmp_path / "kb.db"))
+    assert "parsing header revisions" not in result.stderr

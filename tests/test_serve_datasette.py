@@ -201,6 +201,7 @@ def test_save_for_datasette_publish(tmp_path):
     target = tmp_path / "kb.db"
     result = CliRunner().invoke(cli, ["serve", "--save", str(target), "--db", str(tmp_path / "none.db")])
     assert result.exit_code == 0
+    assert f"note: {tmp_path / 'none.db'} does not exist yet; serving the shipped knowledge base only" in result.stderr
     import sqlite3
 
     assert sqlite3.connect(target).execute("select count(*) from helpers").fetchone() == (212,)
