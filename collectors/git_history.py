@@ -157,7 +157,11 @@ def collect_git(
     rev: str = "HEAD",
     with_rc: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    known_fingerprint: str | None = None,
 ) -> CollectedTree:
+    """Mine *repo_path*.  *known_fingerprint*: the :func:`fingerprint` the caller already computed."""
+    # Taken before reading anything, so that a commit landing mid-run makes the next run look again.
+    fingerprint_value = known_fingerprint or fingerprint(repo_path, path=path, tags=tags, rev=rev, with_rc=with_rc)
     repo = open_repo(repo_path)
     git_dir = repo.git_dir
     head = _resolve(git_dir, rev)
@@ -201,7 +205,7 @@ def collect_git(
         revisions=revisions,
         parsed=parsed,
         docs=_docs(repo, head_blob, where, path),
-        fingerprint_value=fingerprint(repo_path, path=path, tags=tags, rev=rev, with_rc=with_rc),
+        fingerprint_value=fingerprint_value,
     )
 
 

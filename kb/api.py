@@ -42,9 +42,10 @@ def collect(
     conn = store.connect(db)
     try:
         name = tree or git_history.default_tree_name(repo)
-        if not force and store.tree_fingerprint(conn, name) == git_history.fingerprint(repo, **options):
+        current = git_history.fingerprint(repo, **options)
+        if not force and store.tree_fingerprint(conn, name) == current:
             return CollectResult(name, "up to date", db=db)
-        collected = git_history.collect_git(repo, tree=name, progress=progress, **options)
+        collected = git_history.collect_git(repo, tree=name, progress=progress, known_fingerprint=current, **options)
         with store.transaction(conn, db):
             store.create_schema(conn)
             store.write_tree(conn, collected)

@@ -1,7 +1,7 @@
 """The knowledge base reading commands see: the shipped mainline facts and the user's trees, together.
 
-Built in memory on each run (a few milliseconds): the shipped text is loaded, the user's database is
-attached read-only and its trees copied in.  A ``mainline`` tree mined from a real kernel repository
+Built in memory: the shipped text is loaded, the user's database is attached read-only and its trees
+copied in; the result is cached between runs (see :func:`open_kb`).  A ``mainline`` tree mined from a real kernel repository
 supersedes the shipped facts item by item, and every difference between the two is recorded in
 ``disagreements`` rather than overwritten silently.
 """
@@ -60,8 +60,8 @@ def _to_cache(conn: sqlite3.Connection, path: str, key: str) -> None:
         pass  # a cache that cannot be written is only slower
 
 
-def open_kb(user_db: str | None = None, *, with_shipped: bool = True) -> sqlite3.Connection:
-    """An in-memory knowledge base: shipped mainline (unless told not to) plus every tree of *user_db*.
+def open_kb(user_db: str | None = None) -> sqlite3.Connection:
+    """An in-memory knowledge base: the shipped mainline tree plus every tree of *user_db*.
 
     Building it takes ~50 ms, a third of a `kbgen tables` run, so the result is cached (serialized, in
     $XDG_CACHE_HOME/kbgen) under a key naming everything it was built from: the kbgen and schema versions,
@@ -70,24 +70,21 @@ def open_kb(user_db: str | None = None, *, with_shipped: bool = True) -> sqlite3
     if user_db and os.path.exists(user_db):
         store.connect(user_db, readonly=True).close()  # says clearly what is wrong with a bad file
     cache = key = None
-    if with_shipped and not os.environ.get("KBGEN_NO_CACHE"):
+    if not os.environ.get("KBGEN_NO_CACHE"):
         cache, key = _cache_path(user_db), _cache_key(user_db)
         conn = _from_cache(cache, key)
         if conn is not None:
             return conn
-    conn = _build(user_db, with_shipped)
+    conn = _build(user_db)
     if cache:
         _to_cache(conn, cache, key)
     return conn
 
 
-def _build(user_db: str | None, with_shipped: bool) -> sqlite3.Connection:
+def _build(user_db: str | None) -> sqlite3.Connection:
     conn = store.memory()
-    if with_shipped:
-        store.write_tree(conn, shipped.load())
-        conn.execute(
-            "INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (shipped.data_version(),)
-        )
+    store.write_tree(conn, shipped.load())
+    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (shipped.data_version(),))
     if user_db and os.path.exists(user_db):
         try:
             conn.execute("ATTACH DATABASE ? AS user", (f"file:{user_db}?mode=ro",))
@@ -115,12 +112,15 @@ def _copy_user_trees(conn: sqlite3.Connection) -> None:
             _copy_tree(conn, tree)
 
 
+def _copy_rows(conn: sqlite3.Connection, table: str, tree: str) -> None:
+    cols = _columns(conn, table)
+    key = "name" if table == "trees" else "tree"
+    conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM user.{table} WHERE {key} = ?", (tree,))
+
+
 def _copy_tree(conn: sqlite3.Connection, tree: str) -> None:
-    cols = _columns(conn, "trees")
-    conn.execute(f"INSERT INTO main.trees ({cols}) SELECT {cols} FROM user.trees WHERE name = ?", (tree,))
-    for table in TREE_TABLES:
-        cols = _columns(conn, table)
-        conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM user.{table} WHERE tree = ?", (tree,))
+    for table in ("trees", *TREE_TABLES):
+        _copy_rows(conn, table, tree)
 
 
 def _supersede(conn: sqlite3.Connection, tree: str) -> None:
@@ -153,13 +153,10 @@ def _supersede(conn: sqlite3.Connection, tree: str) -> None:
         {"tree": tree},
     )
     conn.execute("DELETE FROM main.releases WHERE tree = ?", (tree,))
-    for table in ("items", "item_names", "helper_docs", "releases", "presence", "disagreements"):
-        cols = _columns(conn, table)
-        conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM user.{table} WHERE tree = ?", (tree,))
     shipped_source = conn.execute("SELECT source FROM main.trees WHERE name = ?", (tree,)).fetchone()[0]
     conn.execute("DELETE FROM main.trees WHERE name = ?", (tree,))
-    cols = _columns(conn, "trees")
-    conn.execute(f"INSERT INTO main.trees ({cols}) SELECT {cols} FROM user.trees WHERE name = ?", (tree,))
+    for table in ("trees", *TREE_TABLES):
+        _copy_rows(conn, table, tree)
     conn.execute(
         "UPDATE main.trees SET description = description || ?, kind = kind || '+reference' WHERE name = ?",
         (f"; items it does not cover come from the shipped {shipped_source}", tree),
