@@ -24,11 +24,47 @@ KIND_TABLES = {
 }
 
 
+COLUMNS = ("id", "name", "first_release", "commit", "subject", "names", "source", "note", "tree")
+HELPER_COLUMNS = (*COLUMNS, "signature", "description", "returns", "alt_commit")
+
+
+def _create_table(target: sqlite3.Connection, table: str, columns: tuple[str, ...], id_type: str) -> None:
+    # COLLATE version: clicking the column header in Datasette sorts 5.9 before 5.10.
+    definitions = {"id": f"{id_type} PRIMARY KEY", "name": "TEXT NOT NULL", "first_release": "TEXT COLLATE version"}
+    body = ", ".join(f"[{column}] {definitions.get(column, 'TEXT')}" for column in columns)
+    target.execute(f"CREATE TABLE [{table}] ({body})")
+
+
+def _record(item, tree: str, docs: dict) -> dict:
+    record = {
+        "id": item.value,
+        "name": item.name,
+        "first_release": item.first_release,
+        "commit": item.commit,
+        "subject": item.subject,
+        "names": ", ".join(item.names),
+        "source": item.source,
+        "note": item.note,
+        "tree": tree,
+    }
+    if item.kind == "helper":
+        signature, description, returns = docs.get(item.value, (None, None, None))
+        record.update(signature=signature, description=description, returns=returns, alt_commit=item.alt_commit)
+    return record
+
+
 def build(merged: sqlite3.Connection, path: str, tree: str | None = None) -> str:
     """Write the published database to *path* (replacing it atomically); returns the tree it shows."""
     import sqlite_utils
 
     name = queries.resolve_tree(merged, tree)
+    rows = queries.items(merged, name)
+    docs: dict[int, tuple] = {}
+    for value, signature, description, returns in merged.execute(
+        "SELECT value, signature, description, returns FROM helper_docs WHERE tree = ? ORDER BY value, variant",
+        (name,),
+    ):
+        docs.setdefault(value, (signature, description, returns))
     tmp = f"{path}.tmp-{os.getpid()}"
     if os.path.exists(tmp):
         os.unlink(tmp)
@@ -37,55 +73,11 @@ def build(merged: sqlite3.Connection, path: str, tree: str | None = None) -> str
         merged.backup(target)
         sqlfunctions.register(target)
         db = sqlite_utils.Database(target)
-        rows = queries.items(merged, name)
-        docs = {}
-        for value, signature, description, returns in merged.execute(
-            "SELECT value, signature, description, returns FROM helper_docs WHERE tree = ? ORDER BY value, variant",
-            (name,),
-        ):
-            docs.setdefault(value, (signature, description, returns))
         for table, kind in KIND_TABLES.items():
-            columns = {
-                "id": str if kind == "kfunc" else int,
-                "name": str,
-                "first_release": str,
-                "commit": str,
-                "subject": str,
-                "names": str,
-                "source": str,
-                "note": str,
-                "tree": str,
-            }
-            if kind == "helper":
-                columns.update(signature=str, description=str, returns=str, alt_commit=str)
-            # COLLATE version: clicking the column header in Datasette sorts 5.9 before 5.10.
-            definitions = ", ".join(
-                f"[{column}] {'INTEGER' if kind_ is int else 'TEXT'}"
-                + (" PRIMARY KEY" if column == "id" else "")
-                + (" NOT NULL" if column == "name" else "")
-                + (" COLLATE version" if column == "first_release" else "")
-                for column, kind_ in columns.items()
-            )
-            target.execute(f"CREATE TABLE [{table}] ({definitions})")
-            records = []
-            for item in (r for r in rows if r.kind == kind):
-                record = {
-                    "id": item.value,
-                    "name": item.name,
-                    "first_release": item.first_release,
-                    "commit": item.commit,
-                    "subject": item.subject,
-                    "names": ", ".join(item.names),
-                    "source": item.source,
-                    "note": item.note,
-                    "tree": name,
-                }
-                if kind == "helper":
-                    signature, description, returns = docs.get(item.value, (None, None, None))
-                    record.update(signature=signature, description=description, returns=returns,
-                                  alt_commit=item.alt_commit)
-                records.append(record)
-            db[table].insert_all(records)
+            columns = HELPER_COLUMNS if kind == "helper" else COLUMNS
+            _create_table(target, table, columns, "TEXT" if kind == "kfunc" else "INTEGER")
+            db[table].insert_all(_record(item, name, docs) for item in rows if item.kind == kind)
+        # Full-text search is what sqlite-utils does better than hand code: the FTS5 table and its filling.
         db["helpers"].enable_fts(["name", "names", "signature", "description"], create_triggers=False)
         db["kfuncs"].enable_fts(["name"], create_triggers=False)
         target.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('published_tree', ?)", (name,))
