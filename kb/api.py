@@ -57,7 +57,8 @@ def collect(
                 if os.path.exists(db + suffix):
                     os.unlink(db + suffix)
         raise
-    conn.close()
+    finally:
+        conn.close()  # closing twice is harmless
     return CollectResult(
         name,
         "collected",
