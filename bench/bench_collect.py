@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import re
 import shutil
 import subprocess
@@ -88,6 +89,8 @@ def main() -> None:
     print(f"checkout every tag+grep:{best(baseline):7.3f} s   ({len(grepped)} helper names found)")
     print(f"baseline / full collect: {best(baseline) / best(full):5.2f}x   (target >= 2)")
     print(f"no-op / full collect:    {best(noop) / best(full):5.2f}    (target < 0.33)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -47,6 +48,8 @@ def main() -> None:
     print(f"objects: {count} ({size / 1e6:.1f} MB), report {len(report) / 1e6:.1f} MB of JSON")
     print(f"in-process: {inproc:.2f} s = {count / inproc:.0f} objects/s")
     print(f"fresh command: {fresh:.2f} s = {count / fresh:.0f} objects/s (start-up included)")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak memory of this process: {peak:.0f} MiB")
 
 
 if __name__ == "__main__":
