@@ -42,8 +42,9 @@ def main() -> None:
         inproc = time.perf_counter() - start
         command = [shutil.which("kbgen")] if shutil.which("kbgen") else [sys.executable, "-m", "kb"]
         start = time.perf_counter()
-        subprocess.run([*command, "scan", tmp, "--kernel", "5.15", "--format", "json"], env=env,
-                       capture_output=True, check=True)
+        done = subprocess.run([*command, "scan", tmp, "--kernel", "5.15", "--format", "json"], env=env,
+                              capture_output=True, check=False)
+        assert done.returncode == 1, done.stderr  # the test objects do need newer kernels than 5.15
         fresh = time.perf_counter() - start
     print(f"objects: {count} ({size / 1e6:.1f} MB), report {len(report) / 1e6:.1f} MB of JSON")
     print(f"in-process: {inproc:.2f} s = {count / inproc:.0f} objects/s")
