@@ -12,10 +12,9 @@ import sys
 
 import click
 
+from collectors.uapi import ITEM_KINDS as KINDS
 from kb import __version__
 from kb.paths import DEFAULT_TABLES_DIR
-
-KINDS = ("helper", "prog_type", "map_type", "attach_type", "link_type", "cmd", "kfunc")
 
 
 class BadInput(click.ClickException):

@@ -9,11 +9,6 @@ import tempfile
 
 from kb.atomic import OutputError
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8001
-DEFAULT_TIME_LIMIT_MS = 1000
-
-
 class ServeError(Exception):
     pass
 
