@@ -9,6 +9,7 @@ import tempfile
 
 from kb.atomic import OutputError
 
+
 class ServeError(Exception):
     pass
 
