@@ -31,6 +31,7 @@ class Finding:
     offset: int | None  # byte offset in the section
     file_offset: int
     map: str | None = None  # the map variable, for map_type findings
+    source: object | None = None  # collectors.bpf.elfobject.SourceLine, where the object has line info
 
 
 @dataclass
@@ -114,7 +115,7 @@ def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None 
             report.findings.append(Finding(
                 call.kind, call.target, item.name if item else None, release,
                 _status(release, item is not None, target),
-                call.section, call.program, call.index, call.offset, call.file_offset,
+                call.section, call.program, call.index, call.offset, call.file_offset, source=call.source,
             ))
         for definition in obj.maps:
             item = lookup.get("map_type", definition.map_type)

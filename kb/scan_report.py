@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 from kb import __version__
 from kb.scan import OK, RELEASE_UNKNOWN, TOO_NEW, UNKNOWN, Finding, ScanResult
@@ -27,7 +28,10 @@ def _what(f: Finding) -> str:
 def _where(f: Finding) -> str:
     if f.map is not None:
         return f"map {f.map}"
-    return f"{f.program or '?'} insn {f.insn}"
+    where = f"{f.program or '?'} insn {f.insn}"
+    if f.source is not None:
+        where += f" ({os.path.basename(f.source.file)}:{f.source.line})"
+    return where
 
 
 def to_text(result: ScanResult) -> str:
@@ -64,6 +68,9 @@ def _finding_record(f: Finding) -> dict:
         "insn": f.insn,
         "offset": f.offset,
         "file_offset": f.file_offset,
+        "source": None if f.source is None else {
+            "file": f.source.file, "line": f.source.line, "column": f.source.column, "text": f.source.text,
+        },
     }
 
 
@@ -128,6 +135,33 @@ def _message(f: Finding, kernel: str | None) -> str:
     return f"{what} ({where}) has no known first release."
 
 
+def _object_location(path: str, f: Finding) -> dict:
+    # An object file has no lines; code scanning wants one, and the byte range says exactly where.
+    return {
+        "artifactLocation": {"uri": path},
+        "region": {"startLine": 1, "byteOffset": f.file_offset, "byteLength": 8},
+    }
+
+
+def _location(path: str, f: Finding, logical: str) -> dict:
+    """The source line when the object carries line info (clang -g), else the bytes in the object."""
+    if f.source is not None:
+        region = {"startLine": f.source.line, "snippet": {"text": f.source.text}}
+        if f.source.column:
+            region["startColumn"] = f.source.column
+        physical = {"artifactLocation": {"uri": f.source.file}, "region": region}
+    else:
+        physical = _object_location(path, f)
+    return {
+        "physicalLocation": physical,
+        "logicalLocations": [{
+            "name": f.program or f.map or f.section,
+            "fullyQualifiedName": logical + (f"+{f.insn}" if f.insn is not None else ""),
+            "kind": "function" if f.program else "variable",
+        }],
+    }
+
+
 def to_sarif(result: ScanResult) -> str:
     results = []
     for report in result.objects:
@@ -142,17 +176,12 @@ def to_sarif(result: ScanResult) -> str:
                 "ruleIndex": _RULE_INDEX[rule],
                 "level": RULES[_RULE_INDEX[rule]][4],
                 "message": {"text": _message(f, result.kernel)},
-                "locations": [{
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": report.path},
-                        # An object file has no lines; code scanning wants one, the byte range is the truth.
-                        "region": {"startLine": 1, "byteOffset": f.file_offset, "byteLength": 8},
-                    },
-                    "logicalLocations": [{
-                        "name": f.program or f.map or f.section,
-                        "fullyQualifiedName": logical + (f"+{f.insn}" if f.insn is not None else ""),
-                        "kind": "function" if f.program else "variable",
-                    }],
+                "locations": [_location(report.path, f, logical)],
+                "relatedLocations": [{
+                    "id": 1,
+                    "message": {"text": f"the instruction in {report.path}" if f.insn is not None
+                                else f"the map definition in {report.path}"},
+                    "physicalLocation": _object_location(report.path, f),
                 }],
                 "partialFingerprints": {"kbgenFinding/v1": fingerprint},
                 "properties": {

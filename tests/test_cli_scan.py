@@ -20,7 +20,7 @@ def test_helper_195_is_flagged_on_5_15_and_clean_on_5_19(user_db):
     on_515 = run("scan", PERCPU, "--kernel", "5.15.0-91-generic")
     assert on_515.exit_code == 1
     assert "needs Linux 5.19 or newer (helper 195 map_lookup_percpu_elem)" in on_515.stdout
-    assert "count_sleeps insn 7" in on_515.stdout and "NEEDS A NEWER KERNEL" in on_515.stdout
+    assert "count_sleeps insn 7 (percpu.bpf.c:16)" in on_515.stdout and "NEEDS A NEWER KERNEL" in on_515.stdout
     on_519 = run("scan", PERCPU, "--kernel", "5.19")
     assert on_519.exit_code == 0
     assert "fine on 5.19" in on_519.stdout
@@ -32,6 +32,9 @@ def test_without_kernel_reports_the_minimum(user_db):
     report = json.loads(result.stdout)
     assert report["kernel"] is None and report["ok"] is True
     assert report["objects"][0]["min_kernel"] == "5.19"
+    call = report["objects"][0]["findings"][0]
+    assert call["source"] == {"file": str(BPF / "percpu.bpf.c"), "line": 16, "column": 17,
+                              "text": "__u64 *value = bpf_map_lookup_percpu_elem(&counts, &key, 0);"}
 
 
 def test_json_findings(user_db):
@@ -93,16 +96,23 @@ def test_sarif(user_db):
         (location,) = res["locations"]
         physical = location["physicalLocation"]
         assert Path(physical["artifactLocation"]["uri"]).exists()
-        assert physical["region"]["startLine"] >= 1 and physical["region"]["byteOffset"] > 0
+        assert physical["region"]["startLine"] >= 1
         assert location["logicalLocations"][0]["fullyQualifiedName"]
+        (related,) = res["relatedLocations"]
+        assert related["physicalLocation"]["region"]["byteOffset"] > 0
         by_rule.setdefault(res["ruleId"], []).append(res)
     assert set(by_rule) == {"KBG001", "KBG002", "KBG003", "KBG004"}
     percpu = next(r for r in by_rule["KBG001"] if r["properties"]["id"] == 195)
     assert percpu["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "kprobe/do_nanosleep/count_sleeps+7"
     assert "first appeared in Linux 5.19; the target is 5.15" in percpu["message"]["text"]
-    # The byte offset points at the call instruction in the file: opcode 0x85, helper id 195 in imm.
+    # The finding is located at the source line (from the object's .BTF.ext line info) ...
+    source = percpu["locations"][0]["physicalLocation"]
+    assert source["artifactLocation"]["uri"] == str(BPF / "percpu.bpf.c")
+    line = (BPF / "percpu.bpf.c").read_text().splitlines()[source["region"]["startLine"] - 1]
+    assert "bpf_map_lookup_percpu_elem(&counts" in line
+    # ... and the related location's byte offset points at the call instruction: opcode 0x85, imm 195.
     data = (BPF / "percpu.bpf.o").read_bytes()
-    offset = percpu["locations"][0]["physicalLocation"]["region"]["byteOffset"]
+    offset = percpu["relatedLocations"][0]["physicalLocation"]["region"]["byteOffset"]
     assert data[offset] == 0x85 and int.from_bytes(data[offset + 4:offset + 8], "little") == 195
 
 

@@ -7,17 +7,27 @@ them, so a section header that lies about its length is reported, not followed.
 from __future__ import annotations
 
 import io
+import os
 import struct
 from dataclasses import dataclass, field
 
 from collectors.bpf import enums
 from collectors.bpf.instructions import DecodeError, decode
 from collectors.btf.enums import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_VAR
-from collectors.btf.reader import BTFError, parse_btf
+from collectors.btf.ext import LineTable, parse_line_info
+from collectors.btf.reader import BTF, BTFError, parse_btf
 
 
 class ObjectError(ValueError):
     """A file that is not a readable BPF object; the message names the file and the offset or section."""
+
+
+@dataclass(frozen=True)
+class SourceLine:
+    file: str  # as recorded by the compiler, resolved against the object's directory when that file exists
+    line: int
+    column: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -29,6 +39,7 @@ class Call:
     index: int  # instruction slot in the section
     offset: int  # byte offset in the section
     file_offset: int  # byte offset in the file
+    source: SourceLine | None = None  # from the object's .BTF.ext line info (clang -g)
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,10 @@ class _Reader:
 
     def read(self) -> BPFObject:
         obj = BPFObject(self.path, self.order)
+        btf_section = self.by_name.get(".BTF")
+        btf = parse_btf(btf_section.data()) if btf_section is not None else None
+        ext_section = self.by_name.get(".BTF.ext")
+        self.lines = parse_line_info(ext_section.data(), btf) if btf and ext_section is not None else LineTable({})
         for index, section in enumerate(self.sections):
             if (
                 section["sh_type"] == "SHT_PROGBITS"
@@ -109,8 +124,18 @@ class _Reader:
                 and section["sh_size"] > 0
             ):
                 self._read_program_section(obj, index, section)
-        obj.maps = self._btf_maps() + self._legacy_maps()
+        obj.maps = (self._btf_maps(btf) if btf else []) + self._legacy_maps()
         return obj
+
+    def _source(self, section: str, offset: int) -> SourceLine | None:
+        found = self.lines.lookup(section, offset)
+        if found is None:
+            return None
+        path = found.file
+        if not os.path.isabs(path):
+            beside = os.path.normpath(os.path.join(os.path.dirname(self.path), path))
+            path = beside if os.path.exists(beside) else os.path.normpath(path)
+        return SourceLine(path, found.line, found.column, found.source)
 
     def _functions(self, index: int) -> list[tuple[int, str]]:
         return sorted(
@@ -161,15 +186,14 @@ class _Reader:
             else:
                 continue  # a call of a BPF subprogram
             obj.calls.append(
-                Call(kind, target, section.name, program, insn.index, insn.offset, section["sh_offset"] + insn.offset)
+                Call(kind, target, section.name, program, insn.index, insn.offset, section["sh_offset"] + insn.offset,
+                     self._source(section.name, insn.offset))
             )
 
-    def _btf_maps(self) -> list[MapDefinition]:
-        btf_section = self.by_name.get(".BTF")
+    def _btf_maps(self, btf: BTF) -> list[MapDefinition]:
         maps_section = self.by_name.get(enums.MAPS_SECTION)
-        if btf_section is None or maps_section is None:
+        if maps_section is None:
             return []
-        btf = parse_btf(btf_section.data())
         datasec = btf.datasec(enums.MAPS_SECTION)
         if datasec is None:
             return []

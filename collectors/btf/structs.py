@@ -27,3 +27,10 @@ def size(fmt: str) -> int:
 
 def unpack_from(order: str, fmt: str, data: bytes, offset: int) -> tuple:
     return struct.unpack_from(order + fmt, data, offset)
+
+# struct btf_ext_header: magic, version, flags, hdr_len, func_info_off, func_info_len, line_info_off, line_info_len
+EXT_HEADER = "HBBIIIII"
+# struct btf_ext_info_sec: sec_name_off, num_info (then num_info records of the block's record size)
+EXT_INFO_SEC = "II"
+# struct bpf_line_info: insn_off (bytes, in an object file), file_name_off, line_off, line_col (line << 10 | col)
+LINE_INFO = "IIII"
