@@ -75,7 +75,7 @@ def cli():
     """
 
 
-@cli.command()
+@cli.command(short_help="Mine a repository's bpf.h history into a tree.")
 @click.option("--repo", required=True, type=click.Path(), help="Kernel (or libbpf) git repository, normal or bare.")
 @click.option("--tags", default=None, help="Glob naming the release tags (default 'v*': v5.19, v0.8.0, ...).")
 @click.option("--tree", help="Name of the tree to record into (default: the repository directory's name).")
@@ -127,7 +127,7 @@ def collect(repo, tags, tree, rev, with_rc, path, force, quiet, db):
         )
 
 
-@cli.command()
+@cli.command(short_help="Export a tree's items for linters (JSON, CSV).")
 @tree_option
 @click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True, help="Items to export.")
 @click.option("--format", "fmt", type=click.Choice(("json", "csv")), default="json", show_default=True,
@@ -152,7 +152,7 @@ def export(tree, kind, fmt, output, db):
         click.echo(text, nl=False)
 
 
-@cli.command("import-reference")
+@cli.command("import-reference", short_help="Rebuild the shipped data/ (maintainers).")
 @click.argument("reference_dir", type=click.Path(file_okay=False))
 @click.option("--header", type=click.Path(dir_okay=False), default="/usr/include/linux/bpf.h", show_default=True,
               help="A real bpf.h for names, aliases and helper documentation.")
@@ -171,7 +171,7 @@ def import_reference(reference_dir, header, data_dir, data_version):
         click.echo(path)
 
 
-@cli.command()
+@cli.command(short_help="Write C, Python and JSON lookup tables.")
 @click.option("--lang", "languages", multiple=True, type=click.Choice(("c", "python", "json")),
               help="Language to emit; repeat for several (default: c and python).")
 @click.option("-o", "--output", default=DEFAULT_TABLES_DIR, show_default=True,
@@ -207,7 +207,7 @@ def tables(languages, output, tree, check, db):
         click.echo("tables up to date", err=True)
 
 
-@cli.command()
+@cli.command(short_help="Show one item: release, commit, names, docs.")
 @click.argument("name_or_id")
 @tree_option
 @db_option
@@ -223,7 +223,7 @@ def info(name_or_id, tree, db):
     click.echo(api.info(name_or_id, db=db, tree=tree), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="List what arrived between two releases.")
 @click.argument("old")
 @click.argument("new")
 @tree_option
@@ -243,7 +243,7 @@ def diff(old, new, tree, kind, db):
     click.echo(api.diff(old, new, db=db, tree=tree, kind=kind), nl=False)
 
 
-@cli.command()
+@cli.command(short_help="Browse and query the knowledge base (Datasette).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback unless told).")
 @click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @tree_option
@@ -279,7 +279,7 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
         raise BadInput(str(err)) from None
 
 
-@cli.command()
+@cli.command(short_help="Check compiled BPF objects against a kernel.")
 @click.argument("objects", nargs=-1, required=True, type=click.Path())
 @click.option("--kernel", help="Target kernel version: 5.15, 5.15.0-91-generic, 6.1.0-13-amd64.")
 @tree_option
