@@ -24,6 +24,8 @@ FILES = {
 }
 DOCS_FILE = "helper_docs.jsonl"
 VERSION_FILE = "VERSION"
+CURATED_NAMES_FILE = "curated_names.tsv"  # hand-kept, never written by dump()
+CURATED_COLUMNS = ("kind", "value", "name", "source", "note")
 
 _HEADERS = {
     "sources": "Where the facts in the other files come from; every row there names one of these ids.",
@@ -144,6 +146,14 @@ def load(directory: str | Path | None = None) -> CollectedTree:
         items[key].names.append(
             ItemName(row["name"], row["first_seen_commit"], row["first_release"], row["is_alias"] == "1")
         )
+    for row in _read_tsv(base / CURATED_NAMES_FILE, CURATED_COLUMNS):
+        key = (row["kind"], _value(row["kind"], row["value"]))
+        if key not in items:
+            raise DataError(f"{base / CURATED_NAMES_FILE}: {key[0]} {key[1]} is not in items.tsv")
+        if all(n.name != row["name"] for n in items[key].names):
+            # A former name: first in the list, as it came before the names the references know.
+            items[key].names.insert(0, ItemName(row["name"]))
+        descriptions.setdefault(row["source"], row["note"])
     collected = CollectedTree(
         name=SHIPPED_TREE,
         kind="reference",
@@ -188,7 +198,7 @@ def data_version(directory: str | Path | None = None) -> str:
     try:
         label = (base / VERSION_FILE).read_text(encoding="utf-8").strip()
         digest = hashlib.sha256()
-        for name in [f"{n}.tsv" for n in FILES] + [DOCS_FILE]:
+        for name in [f"{n}.tsv" for n in FILES] + [DOCS_FILE, CURATED_NAMES_FILE]:
             digest.update((base / name).read_bytes())
     except OSError as err:
         raise DataError(f"{base}: {err.strerror}: {err.filename}") from None

@@ -91,3 +91,23 @@ def test_data_is_exactly_what_the_reference_and_header_give(tmp_path):
         names += ["names.tsv", "sources.tsv", "helper_docs.jsonl"]
     for name in names:
         assert (tmp_path / name).read_text() == (shipped.data_dir() / name).read_text(), name
+
+
+def test_former_names_from_the_curated_file(tree):
+    helpers = {i.value: i for i in tree.items if i.kind == "helper"}
+    assert [n.name for n in helpers[192].names] == ["skb_set_delivery_time", "skb_set_tstamp"]
+    assert [n.name for n in helpers[153].names] == ["bpf_per_cpu_ptr", "per_cpu_ptr"]
+    # The id keeps its first release and commit whatever it is called.
+    assert helpers[192].name == "skb_set_tstamp" and helpers[192].first_release == "5.18"
+    assert "curated:kbgen-brief" in tree.other_sources
+
+
+def test_curated_name_for_an_unknown_item_is_refused(tmp_path):
+    import shutil
+
+    copy = tmp_path / "data"
+    shutil.copytree(shipped.data_dir(), copy)
+    with open(copy / "curated_names.tsv", "a") as handle:
+        handle.write("helper\t999\tbpf_nothing\tcurated:test\tno such helper\n")
+    with pytest.raises(shipped.DataError, match="curated_names.tsv: helper 999 is not in items.tsv"):
+        shipped.load(copy)
