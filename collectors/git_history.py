@@ -78,13 +78,16 @@ def _release_tags(git_dir: str, pattern: str, with_rc: bool) -> list[_Tag]:
         git_dir,
         "for-each-ref",
         "refs/tags",
-        "--format=%(refname:short)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)",
+        "--format=%(refname:short)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(objecttype)"
+        "%1f%(*objecttype)",
     )
     tags: dict[Version, _Tag] = {}
     for line in out.decode().splitlines():
-        name, obj, peeled, date = line.split("\x1f")
+        name, obj, peeled, date, kind, peeled_kind = line.split("\x1f")
         if not fnmatch.fnmatchcase(name, pattern):
             continue
+        if (peeled_kind or kind) != "commit":
+            continue  # linux's v2.6.11 tags a tree, not a commit
         try:
             version = Version.parse(name)
         except VersionError:

@@ -129,3 +129,18 @@ def test_tag_pattern(history, pattern, expected):
     from collectors.git_history import collect_git
 
     assert [r.version for r in collect_git(history.path, tags=pattern).releases] == expected
+
+
+def test_tags_of_trees_are_not_releases(tmp_path):
+    """linux.git's v2.6.11 tags a tree; it must not stop the walk."""
+    from collectors.git_history import collect_git
+    from gitfixture import History
+    from headers import make_header
+
+    h = History(tmp_path / "linux")
+    h.commit("c1", make_header(["unspec", "a"]))
+    h.tag("v3.18")
+    tree = h.repo.head.commit.tree.hexsha
+    h.repo.git.tag("v2.6.11", tree)
+    h.repo.git.tag("-a", "v2.6.12", tree, "-m", "annotated tag of a tree")
+    assert [r.version for r in collect_git(h.path).releases] == ["3.18"]
