@@ -133,9 +133,10 @@ def test_tag_pattern(history, pattern, expected):
 
 def test_tags_of_trees_are_not_releases(tmp_path):
     """linux.git's v2.6.11 tags a tree; it must not stop the walk."""
-    from collectors.git_history import collect_git
     from gitfixture import History
     from headers import make_header
+
+    from collectors.git_history import collect_git
 
     h = History(tmp_path / "linux")
     h.commit("c1", make_header(["unspec", "a"]))
