@@ -112,8 +112,9 @@ def info(query: str, *, db=None, tree=None) -> str:
     blocks = []
     for item in found:
         lines = [f"{item.kind} {item.value}  {item.name}"]
+        docs = queries.helper_docs(conn, name, item.value) if item.kind == "helper" else []
         fields = [
-            ("first release", item.first_release or ("not in any release" if item.present_at_head else "unknown")),
+            ("first release", item.first_release or ("not in any release yet" if item.unreleased else "unknown")),
             ("first rc", item.first_rc),
             ("commit", item.commit),
             ("subject", item.subject),
@@ -123,21 +124,17 @@ def info(query: str, *, db=None, tree=None) -> str:
             ("other commit", item.alt_commit),
             ("note", item.note),
         ]
-        if item.kind == "helper":
-            for doc in queries.helper_docs(conn, name, item.value):
-                fields.append(("signature", doc[0]))
+        fields += [("signature", doc[0]) for doc in docs]
         for field, used, used_source, other, other_source, note in queries.disagreements(
             conn, name, item.kind, item.value
         ):
             fields.append(("disagreement", f"{field}: {used} ({used_source}) vs {other} ({other_source})"))
         lines += [f"  {label:<14}{value}" for label, value in fields if value]
-        if item.kind == "helper":
-            docs = queries.helper_docs(conn, name, item.value)
-            if docs:
-                lines.append("")
-                lines += ["  " + line if line else "" for line in docs[0][1].splitlines()]
-                lines.append("")
-                lines.append("  Returns: " + docs[0][2].replace("\n", "\n           "))
+        if docs:
+            lines.append("")
+            lines += ["  " + line if line else "" for line in docs[0][1].splitlines()]
+            lines.append("")
+            lines.append("  Returns: " + docs[0][2].replace("\n", "\n           "))
         blocks.append("\n".join(lines) + "\n")
     return "\n".join(blocks)
 

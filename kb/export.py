@@ -26,9 +26,7 @@ def record(item: ItemRow) -> dict:
         "subject": item.subject,
         "author": item.author,
         "date": item.date,
-        # In the newest header but in no release yet; false for facts whose release is merely unknown.
-        "unreleased": item.first_release is None and item.present_at_head and item.source is not None
-        and item.source.startswith("git:"),
+        "unreleased": item.unreleased,
         "alt_commit": item.alt_commit,
         "note": item.note,
         "source": item.source,

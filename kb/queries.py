@@ -32,8 +32,11 @@ class ItemRow:
     names: list[str] = field(default_factory=list)
 
     @property
-    def id(self):
-        return self.value
+    def unreleased(self) -> bool:
+        """In the newest mined revision but in no release; a reference fact without a release is unknown."""
+        return (
+            self.first_release is None and self.present_at_head and (self.source or "").startswith("git:")
+        )
 
 
 def resolve_tree(conn: sqlite3.Connection, tree: str | None) -> str:

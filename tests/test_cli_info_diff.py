@@ -63,3 +63,16 @@ def test_diff_bad_versions(user_db):
     result = run("diff", "5.19", "5.15")
     assert result.exit_code == 2
     assert "5.15 is older than 5.19" in result.stderr
+
+
+def test_unknown_release_is_not_called_unreleased(user_db):
+    out = run("info", "BPF_STRUCT_OPS").stdout
+    assert out.startswith("attach_type 44  BPF_STRUCT_OPS")
+    assert "first release unknown" in out
+
+
+def test_unreleased_in_a_mined_tree(history, tmp_path):
+    db = tmp_path / "kb.db"
+    run("collect", "--repo", history.path, "--tree", "fixture", "--db", str(db), "-q")
+    out = run("info", "7", "--tree", "fixture", "--db", str(db)).stdout
+    assert "first release not in any release yet" in out
