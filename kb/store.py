@@ -161,6 +161,3 @@ def write_tree(conn: sqlite3.Connection, collected: CollectedTree) -> None:
         [(tree, *row) for row in collected.disagreements],
     )
 
-
-def trees(conn: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT name FROM trees ORDER BY name")]

@@ -77,10 +77,6 @@ class Version:
         return self.text or self.short() + self.suffix
 
 
-def parse_version(text: str) -> Version:
-    return Version.parse(text)
-
-
 def sort_key(text: str | None) -> int | None:
     """Sort key of a stored version string, ``None`` for an unknown release."""
     return None if text is None else Version.parse(text).sort_key

@@ -11,7 +11,7 @@ import os
 import struct
 from dataclasses import dataclass, field
 
-from collectors.bpf import enums
+from collectors.bpf import enums, structs
 from collectors.bpf.instructions import DecodeError, decode
 from collectors.btf.enums import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_VAR
 from collectors.btf.ext import LineTable, parse_line_info
@@ -231,6 +231,7 @@ class _Reader:
             offset = symbol["st_value"]
             if offset + 4 > len(data):
                 raise ObjectError(f"{self.path}: map {symbol.name} at offset {offset} lies outside section maps")
-            (map_type,) = struct.unpack_from(self.order + "I", data, offset)
+            # Only the first field, the map type: old loaders accepted map definitions of other lengths.
+            (map_type,) = struct.unpack_from(self.order + structs.LEGACY_MAP_DEF[0], data, offset)
             found.append(MapDefinition(symbol.name, map_type, enums.LEGACY_MAPS_SECTION, section["sh_offset"] + offset))
         return found

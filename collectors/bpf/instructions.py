@@ -52,6 +52,3 @@ def decode(code: bytes, byte_order: str = "<") -> Iterator[Instruction]:
         else:
             index += 1
 
-
-def calls(code: bytes, byte_order: str = "<") -> Iterator[Instruction]:
-    return (i for i in decode(code, byte_order) if i.is_call)

@@ -40,4 +40,3 @@ REFERENCE_KINDS = {
 TRANSPARENT_KINDS = {KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG}
 
 FUNC_LINKAGE = {0: "static", 1: "global", 2: "extern"}
-VAR_LINKAGE = {0: "static", 1: "global", 2: "extern"}

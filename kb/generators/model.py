@@ -32,10 +32,6 @@ class TableModel:
     sources: list[tuple[str, str]]
     kinds: dict[str, list[Entry]] = field(default_factory=dict)  # helper, prog_type, ..., kfunc
 
-    @property
-    def helpers(self) -> list[Entry]:
-        return self.kinds[HELPER]
-
     def dense(self, kind: str) -> list[Entry | None]:
         """Entries indexed by value, with None in the gaps (an array a C program indexes by id)."""
         entries = self.kinds[kind]
