@@ -85,18 +85,16 @@ class _Lookup:
         for row in rows:
             self.by_kind.setdefault(row.kind, {})[row.value] = row
 
-    def get(self, kind: str, key):
-        return self.by_kind.get(kind, {}).get(key)
-
-
-def _status(first_release: str | None, known: bool, target: Version | None) -> str:
-    if not known:
-        return UNKNOWN
-    if first_release is None:
-        return RELEASE_UNKNOWN
-    if target is not None and Version.parse(first_release) > target:
-        return TOO_NEW
-    return OK
+    def judge(self, kind: str, key, target: Version | None) -> tuple[str | None, str | None, str]:
+        """(name, first release, status) of an item an object uses."""
+        item = self.by_kind.get(kind, {}).get(key)
+        if item is None:
+            return None, None, UNKNOWN
+        if item.first_release is None:
+            return item.name, None, RELEASE_UNKNOWN
+        if target is not None and Version.parse(item.first_release) > target:
+            return item.name, item.first_release, TOO_NEW
+        return item.name, item.first_release, OK
 
 
 def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None = None) -> ScanResult:
@@ -110,19 +108,13 @@ def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None 
         obj = read_object(path)
         report = ObjectReport(path, programs=[(section, symbol) for section, symbol, _off in obj.programs])
         for call in obj.calls:
-            item = lookup.get(call.kind, call.target)
-            release = item.first_release if item else None
             report.findings.append(Finding(
-                call.kind, call.target, item.name if item else None, release,
-                _status(release, item is not None, target),
+                call.kind, call.target, *lookup.judge(call.kind, call.target, target),
                 call.section, call.program, call.index, call.offset, call.file_offset, source=call.source,
             ))
         for definition in obj.maps:
-            item = lookup.get("map_type", definition.map_type)
-            release = item.first_release if item else None
             report.findings.append(Finding(
-                "map_type", definition.map_type, item.name if item else None, release,
-                _status(release, item is not None, target),
+                "map_type", definition.map_type, *lookup.judge("map_type", definition.map_type, target),
                 definition.section, None, None, None, definition.file_offset, map=definition.name,
             ))
         reports.append(report)
