@@ -83,8 +83,10 @@ def open_kb(user_db: str | None = None) -> sqlite3.Connection:
 
 def _build(user_db: str | None) -> sqlite3.Connection:
     conn = store.memory()
-    store.write_tree(conn, shipped.load())
-    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (shipped.data_version(),))
+    tree = shipped.load()
+    store.write_tree(conn, tree)
+    # load() already digested the data files: its fingerprint is the data version.
+    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (tree.fingerprint,))
     if user_db and os.path.exists(user_db):
         try:
             conn.execute("ATTACH DATABASE ? AS user", (f"file:{user_db}?mode=ro",))
