@@ -45,7 +45,7 @@ def checkout_and_grep(repo: str, tags: list[str], path: str) -> dict[str, str]:
 
 
 def version_sorted_tags(repo: str, pattern: str) -> list[str]:
-    from kb.versions import Version, VersionError
+    from kb.vocab.versions import Version, VersionError
 
     names = subprocess.run(["git", "-C", repo, "tag", "-l", pattern], capture_output=True, text=True, check=True).stdout.split()
     out = []

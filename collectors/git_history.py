@@ -1,343 +1,317 @@
-"""Mine a kernel tree's ``bpf.h`` history: first release, introducing commit and every name of each id.
+"""Mine a kernel tree's ``bpf.h`` history: for each id, the releases that have it, the commit that
+introduced it and every name it carried.
 
 How, and why it is cheap: one ``git log`` lists the revisions of the header (parents before children),
 one ``git cat-file --batch-check`` maps every revision and release tag to the blob it holds, and each
-distinct blob is read from the object database and parsed exactly once.  Nothing is checked out.
+distinct blob is read and parsed exactly once.  Nothing is checked out.
 
 The introducing commit of an item is the first revision, in topological order, whose header has it.  On a
-history with merges that is the commit on the side branch that added it, never the merge that brought it in
-(git's default history simplification follows the branch the header came from).
+history with merges that is the commit on the side branch that added it, never the merge that brought it
+in (git's default history simplification follows the branch the header came from).
+
+Release tags are read by the release schemes of :mod:`kb.vocab.releases` (mainline, stable, Ubuntu, RHEL,
+Debian, suffixed, or a ``--tag-pattern``).  A header that cannot be parsed at a commit that is no release
+is skipped with a warning naming the commit; at a release tag it is an error.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
-import os
-import subprocess
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
-from collectors.facts import CollectedTree, HelperDocFact, Item, ItemName, Release
+from collectors.base import Progress
+from collectors.gitrepo import CollectError, Repository, Revision, TagRef
 from collectors.header import HeaderFacts, HeaderParseError, parse_header
 from collectors.helper_docs import HelperDocError, parse_helper_docs
-from collectors.uapi import HEADER_PATH
-from kb.versions import Version, VersionError
+from kb.vocab import rules
+from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Presence, Release, Source, Window
+from kb.vocab.kinds import HELPER, TREE_GIT
+from kb.vocab.releases import TagPattern, TagRelease, parse_tag, release_scheme_of
 
+HEADER_PATH = "include/uapi/linux/bpf.h"
 # Bump when parsing changes what a blob yields, so that a re-collect is not skipped as "nothing new".
-PARSER_VERSION = "1"
-DEFAULT_TAGS = "v*"
-
-
-class CollectError(Exception):
-    """Bad input to a collect run; the message names the repository, tag, commit or line."""
-
-
-@dataclass
-class _Revision:
-    commit: str
-    author: str
-    date: str
-    subject: str
-    blob: str | None = None
+PARSER_VERSION = "2"
+# Debian's kernel packaging names the ABI its builds report (6.1.0-13-amd64) in this file.
+DEBIAN_DEFINES = ("debian/config/defines", "debian/config/defines.toml")
+_ABINAME_RE = re.compile(rb"^\s*abiname\s*[:=]\s*['\"]?(\d+)", re.MULTILINE)
 
 
 @dataclass
 class _Tag:
-    name: str
-    version: Version
-    commit: str
-    date: str
+    ref: TagRef
+    release: TagRelease
     blob: str | None = None
 
-
-def _git(git_dir: str, *args: str, input: bytes | None = None) -> bytes:
-    result = subprocess.run(
-        ["git", f"--git-dir={git_dir}", *args], input=input, capture_output=True, check=False
-    )
-    if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().splitlines()
-        raise CollectError(f"git {args[0]} failed in {git_dir}: {message[-1] if message else 'no message'}")
-    return result.stdout
+    @property
+    def name(self) -> str:
+        return self.ref.name
 
 
-def open_repo(repo_path: str):
-    """A gitpython Repo for a normal clone or a bare repository."""
-    import git  # gitpython: only the collect path pays for importing it
+@dataclass
+class _Appearances:
+    """What the walk over revisions and release tags found, keyed by (kind, value)."""
 
-    if not os.path.exists(repo_path):
-        raise CollectError(f"{repo_path}: no such directory")
-    try:
-        return git.Repo(repo_path, search_parent_directories=False)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise CollectError(f"{repo_path}: not a git repository") from None
-
-
-def _release_tags(git_dir: str, pattern: str, with_rc: bool) -> list[_Tag]:
-    out = _git(
-        git_dir,
-        "for-each-ref",
-        "refs/tags",
-        "--format=%(refname:short)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(objecttype)"
-        "%1f%(*objecttype)",
-    )
-    tags: dict[Version, _Tag] = {}
-    for line in out.decode().splitlines():
-        name, obj, peeled, date, kind, peeled_kind = line.split("\x1f")
-        if not fnmatch.fnmatchcase(name, pattern):
-            continue
-        if (peeled_kind or kind) != "commit":
-            continue  # linux's v2.6.11 tags a tree, not a commit
-        try:
-            version = Version.parse(name)
-        except VersionError:
-            continue
-        # "v2.6.11-tree" and the like are not releases; neither are rcs unless asked for.
-        if version.suffix or (version.is_rc and not with_rc):
-            continue
-        tag = _Tag(name, version, peeled or obj, date)
-        # Two tags for one version (v1.0 and v1.0.0): keep the one that sorts first by name, deterministically.
-        if version not in tags or name < tags[version].name:
-            tags[version] = tag
-    return [tags[v] for v in sorted(tags)]
+    first_commit: dict[tuple, Revision] = field(default_factory=dict)
+    names: dict[tuple, dict[str, tuple[tuple, Revision | None]]] = field(default_factory=dict)
+    aliases: set[tuple] = field(default_factory=set)
+    first_release: dict[tuple, str] = field(default_factory=dict)
+    first_rc: dict[tuple, str] = field(default_factory=dict)
+    name_release: dict[tuple, str] = field(default_factory=dict)
+    present: dict[str, set[tuple]] = field(default_factory=dict)  # release version -> items
 
 
-def _revisions(git_dir: str, starts: list[str], path: str) -> list[_Revision]:
-    out = _git(
-        git_dir, "log", "--topo-order", "--reverse", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e", *starts, "--", path
-    )
-    revisions = []
-    for record in out.decode(errors="replace").split("\x1e"):
-        record = record.strip("\n")
-        if record:
-            commit, author, date, subject = record.split("\x1f", 3)
-            revisions.append(_Revision(commit, author, date, subject))
-    return revisions
+class GitHistoryCollector:
+    name = "git-history"
+    reads = f"{HEADER_PATH} in every revision and at every release tag of a git repository"
+
+    @classmethod
+    def accepts(cls, repo: str, **_options) -> bool:
+        return True
+
+    def __init__(self, repo: str, *, tree: str | None = None, path: str | None = None, tags: str | None = None,
+                 tag_pattern: str | None = None, rev: str = "HEAD", with_rc: bool = False):
+        self.repository = Repository(repo)
+        self.tree = tree or self.repository.label
+        self.path = path or HEADER_PATH
+        self.tags_glob = tags
+        self.pattern = TagPattern(tag_pattern) if tag_pattern else None
+        self.tag_pattern = tag_pattern
+        self.rev = rev
+        self.with_rc = with_rc
+        self.source_id = f"git:{self.repository.label}:{self.path}"
+
+    def fingerprint(self) -> str:
+        head = self.repository.resolve(self.rev)
+        digest = hashlib.sha256()
+        for part in (PARSER_VERSION, self.path, self.tags_glob or "", self.tag_pattern or "", str(self.with_rc),
+                     head, self.repository.refs_digest()):
+            digest.update(part.encode() + b"\0")
+        return digest.hexdigest()
+
+    # -- the steps of a run -------------------------------------------------------------------------------
+
+    def release_tags(self) -> list[_Tag]:
+        """The tags that are releases of this tree, in release order (rcs only with --rc)."""
+        parsed: list[_Tag] = []
+        for ref in self.repository.tags():
+            if self.tags_glob and not fnmatch.fnmatchcase(ref.name, self.tags_glob):
+                continue
+            release = self.pattern.parse(ref.name) if self.pattern else parse_tag(ref.name)
+            if release is not None:
+                parsed.append(_Tag(ref, release))
+        scheme = release_scheme_of([t.release for t in parsed])
+        by_key: dict[tuple, _Tag] = {}
+        for tag in parsed:
+            if tag.release.scheme != scheme or (tag.release.is_rc and not self.with_rc):
+                continue
+            # Two tags for one release (v1.0 and v1.0.0): keep the one that sorts first by name.
+            known = by_key.get(tag.release.key)
+            if known is None or tag.name < known.name:
+                by_key[tag.release.key] = tag
+        return [by_key[key] for key in sorted(by_key)]
+
+    def collect(self, progress: Progress | None = None) -> Facts:
+        # Taken before reading anything, so that a commit landing mid-run makes the next run look again.
+        fingerprint = self.fingerprint()
+        repo = self.repository
+        head = repo.resolve(self.rev)
+        tags = self.release_tags()
+        if not tags:
+            what = f"matches {self.tags_glob!r}" if self.tags_glob else "is a release"
+            raise CollectError(f"{repo.path}: no tag {what} (name the release tags with --tags or --tag-pattern)")
+        revisions = repo.revisions([head, *dict.fromkeys(t.ref.commit for t in tags)], self.path)
+        blob_of = repo.blob_ids([r.commit for r in revisions] + [t.ref.commit for t in tags] + [head], self.path)
+        for revision in revisions:
+            revision.blob = blob_of[revision.commit]
+        for tag in tags:
+            tag.blob = blob_of[tag.ref.commit]
+        if not any(t.blob for t in tags):
+            raise CollectError(f"{repo.path}: {self.path} is missing at every release tag")
+        warnings: list[str] = []
+        parsed = self._parse_blobs(tags, revisions, blob_of[head], head, progress, warnings)
+        found = _walk(revisions, tags, parsed)
+        final = [t for t in tags if not t.release.is_rc]
+        newest_blob = blob_of[head] if blob_of[head] in parsed else next(
+            (t.blob for t in reversed(tags) if t.blob in parsed), None)
+        facts = Facts(
+            tree=self.tree,
+            tree_kind=TREE_GIT,
+            source=Source(self.source_id, f"mined from the history of {self.path} in {repo.path}", repo.path,
+                          self.path, head),
+            collector=self.name,
+            scheme=tags[0].release.scheme,
+            fingerprint=fingerprint,
+            head_commit=head,
+            tag_pattern=self.tag_pattern or self.tags_glob,
+            releases=self._releases(final),
+            warnings=warnings,
+        )
+        facts.items = _items(found, final, parsed.get(newest_blob))
+        facts.presence = [Presence(kind, value, version) for version, keys in found.present.items()
+                          for kind, value in sorted(keys, key=str)]
+        facts.helper_docs = self._docs(facts.items, [blob_of[head], *(t.blob for t in reversed(tags))], warnings)
+        return facts
+
+    def _parse_blobs(self, tags, revisions, head_blob, head, progress, warnings) -> dict[str, HeaderFacts]:
+        # Name each blob by where it first appears, so that an error says which tag or commit to look at.
+        where: dict[str, str] = {}
+        at_release: set[str] = set()
+        for tag in tags:
+            if tag.blob:
+                where.setdefault(tag.blob, f"tag {tag.name}")
+                at_release.add(tag.blob)
+        for revision in revisions:
+            if revision.blob:
+                where.setdefault(revision.blob, f"commit {revision.commit[:12]}")
+        if head_blob:
+            where.setdefault(head_blob, f"{self.rev} ({head[:12]})")
+        parsed: dict[str, HeaderFacts] = {}
+        for done, (blob, label) in enumerate(where.items(), 1):
+            try:
+                parsed[blob] = parse_header(self.repository.read_blob(blob))
+            except HeaderParseError as err:
+                if blob in at_release:
+                    raise CollectError(f"{self.path} at {label}: {err}") from None
+                warnings.append(f"{self.path} at {label}: {err}; skipped that revision")
+            if progress:
+                progress(done, len(where))
+        return parsed
+
+    def _releases(self, final: list[_Tag]) -> list[Release]:
+        unames = self._debian_unames(final) if final and final[0].release.scheme == "debian" else {}
+        return [
+            Release(t.release.version, t.release.sort_key, str(t.release.base), t.name, t.ref.commit, t.ref.date,
+                    bool(t.blob), unames.get(t.ref.commit))
+            for t in final
+        ]
+
+    def _debian_unames(self, tags: list[_Tag]) -> dict[str, str]:
+        """commit -> the kernel release string its builds report (6.1.0-13), from Debian's ABI name."""
+        found: dict[str, str] = {}
+        for path in DEBIAN_DEFINES:
+            blobs = self.repository.blob_ids([t.ref.commit for t in tags], path)
+            for tag in tags:
+                if tag.ref.commit in found or not blobs.get(tag.ref.commit):
+                    continue
+                match = _ABINAME_RE.search(self.repository.read_blob(blobs[tag.ref.commit]))
+                if match:
+                    major, minor = tag.release.key[:2]
+                    found[tag.ref.commit] = f"{major}.{minor}.0-{int(match.group(1))}"
+        return found
+
+    def _docs(self, items: list[Item], blobs: list[str | None], warnings: list[str]) -> list[HelperDoc]:
+        """The newest documentation of each helper: from the newest header that documents it."""
+        value_of = {n.name: i.value for i in items if i.kind == HELPER for n in i.names}
+        wanted = {i.value for i in items if i.kind == HELPER and i.value != 0}
+        docs: list[HelperDoc] = []
+        done: set[int] = set()
+        for blob in dict.fromkeys(b for b in blobs if b):
+            if not wanted - done:
+                break
+            try:
+                found = parse_helper_docs(self.repository.read_blob(blob))
+            except HelperDocError as err:
+                warnings.append(f"{self.path} (blob {blob[:12]}): helper documentation: {err}; skipped")
+                continue
+            variants: dict[int, int] = {}
+            for doc in found:
+                value = value_of.get(doc.name)
+                if value is None or value in done:
+                    continue
+                variants[value] = variants.get(value, -1) + 1
+                docs.append(HelperDoc(value, doc.name, variants[value], doc.signature, doc.description, doc.returns,
+                                      doc.attributes))
+            done |= set(variants)
+        return docs
 
 
-def _blob_ids(git_dir: str, commits: list[str], path: str) -> dict[str, str | None]:
-    """commit -> blob of *path* in it (None where the commit has no such file), in one git call."""
-    unique = list(dict.fromkeys(commits))
-    request = "".join(f"{c}:{path}\n" for c in unique).encode()
-    lines = _git(git_dir, "cat-file", "--batch-check", input=request).decode().splitlines()
-    blobs = {}
-    for commit, line in zip(unique, lines):
-        fields = line.split()
-        blobs[commit] = fields[0] if len(fields) == 3 and fields[1] == "blob" else None
-    return blobs
-
-
-def fingerprint(repo_path: str, *, path=HEADER_PATH, tags=DEFAULT_TAGS, rev="HEAD", with_rc=False) -> str:
-    """What a collect run depends on; equal fingerprints mean a re-collect would find nothing new."""
-    repo = open_repo(repo_path)
-    git_dir = repo.git_dir
-    head = _resolve(git_dir, rev)
-    refs = _git(git_dir, "for-each-ref", "refs/tags", "--format=%(refname)%1f%(objectname)")
-    digest = hashlib.sha256()
-    for part in (PARSER_VERSION, path, tags, str(with_rc), head, refs.decode()):
-        digest.update(part.encode() + b"\0")
-    return digest.hexdigest()
-
-
-def default_tree_name(repo_path: str) -> str:
-    """The repository directory's name: ``linux`` for ``~/src/linux`` or ``linux.git``."""
-    return os.path.basename(os.path.abspath(repo_path).rstrip(os.sep)).removesuffix(".git") or repo_path
-
-
-def _resolve(git_dir: str, rev: str) -> str:
-    try:
-        return _git(git_dir, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
-    except CollectError:
-        raise CollectError(f"{git_dir}: revision {rev!r} does not exist") from None
-
-
-def collect_git(
-    repo_path: str,
-    *,
-    tree: str | None = None,
-    path: str = HEADER_PATH,
-    tags: str = DEFAULT_TAGS,
-    rev: str = "HEAD",
-    with_rc: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-    known_fingerprint: str | None = None,
-) -> CollectedTree:
-    """Mine *repo_path*.  *known_fingerprint*: the :func:`fingerprint` the caller already computed."""
-    # Taken before reading anything, so that a commit landing mid-run makes the next run look again.
-    fingerprint_value = known_fingerprint or fingerprint(repo_path, path=path, tags=tags, rev=rev, with_rc=with_rc)
-    repo = open_repo(repo_path)
-    git_dir = repo.git_dir
-    head = _resolve(git_dir, rev)
-    repo_label = default_tree_name(repo_path)
-    tree = tree or repo_label
-
-    all_tags = _release_tags(git_dir, tags, with_rc)
-    if not all_tags:
-        raise CollectError(f"{repo_path}: no tag matches {tags!r} (use --tags to name the release tags)")
-    revisions = _revisions(git_dir, [head, *dict.fromkeys(t.commit for t in all_tags)], path)
-    blob_of = _blob_ids(git_dir, [r.commit for r in revisions] + [t.commit for t in all_tags] + [head], path)
-    for r in revisions:
-        r.blob = blob_of[r.commit]
-    for t in all_tags:
-        t.blob = blob_of[t.commit]
-    head_blob = blob_of[head]
-    if not any(t.blob for t in all_tags):
-        raise CollectError(f"{repo_path}: {path} is missing at every tag matching {tags!r}")
-
-    # Name each blob by where it first appears, so that a parse error says which tag or commit to look at.
-    where: dict[str, str] = {}
-    for t in all_tags:
-        if t.blob:
-            where.setdefault(t.blob, f"tag {t.name}")
-    for r in revisions:
-        if r.blob:
-            where.setdefault(r.blob, f"commit {r.commit[:12]}")
-    if head_blob:
-        where.setdefault(head_blob, f"{rev} ({head[:12]})")
-    parsed = _parse_blobs(repo, where, path, progress)
-
-    return _assemble(
-        tree=tree,
-        repo_path=os.path.abspath(repo_path),
-        repo_label=repo_label,
-        path=path,
-        tags_pattern=tags,
-        head=head,
-        head_blob=head_blob,
-        tags_found=all_tags,
-        revisions=revisions,
-        parsed=parsed,
-        docs=_docs(repo, head_blob, where, path),
-        fingerprint_value=fingerprint_value,
-    )
-
-
-def _read_blob(repo, blob: str) -> bytes:
-    return repo.odb.stream(bytes.fromhex(blob)).read()
-
-
-def _parse_blobs(repo, where: dict[str, str], path: str, progress) -> dict[str, HeaderFacts]:
-    parsed: dict[str, HeaderFacts] = {}
-    total = len(where)
-    for done, (blob, label) in enumerate(where.items(), 1):
-        try:
-            parsed[blob] = parse_header(_read_blob(repo, blob))
-        except HeaderParseError as err:
-            raise CollectError(f"{path} at {label}: {err}") from None
-        if progress:
-            progress(done, total)
-    return parsed
-
-
-def _docs(repo, head_blob: str | None, where: dict[str, str], path: str) -> list[HelperDocFact]:
-    if not head_blob:
-        return []
-    try:
-        docs = parse_helper_docs(_read_blob(repo, head_blob))
-    except HelperDocError as err:
-        raise CollectError(f"{path} at {where.get(head_blob, 'HEAD')}: helper documentation: {err}") from None
-    return docs
-
-
-def _assemble(
-    *, tree, repo_path, repo_label, path, tags_pattern, head, head_blob, tags_found, revisions, parsed, docs,
-    fingerprint_value,
-) -> CollectedTree:
-    source = f"git:{repo_label}@{head[:12]}:{path}"
-    collected = CollectedTree(
-        name=tree,
-        kind="git",
-        source=source,
-        source_description=f"mined from the history of {path} in {repo_path} at {head}",
-        repo=repo_path,
-        path=path,
-        tag_pattern=tags_pattern,
-        head_commit=head,
-        fingerprint=fingerprint_value,
-    )
-
-    # First appearance of every (kind, value) and of every (kind, value, name), in topological order.
+def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderFacts]) -> _Appearances:
+    found = _Appearances()
     # A blob seen before adds nothing: all it holds was recorded at the earlier revision that had it.
-    first_commit: dict[tuple, _Revision] = {}
-    names_of: dict[tuple, dict[str, tuple[tuple, _Revision | None]]] = {}
-    aliases: set[tuple] = set()
     # Nor does a revision whose regions parsed to the very same objects as an earlier one's.
     seen: set = set()
     for order, revision in enumerate(revisions):
-        if not revision.blob or revision.blob in seen or parsed[revision.blob].signature in seen:
+        header = parsed.get(revision.blob)
+        if header is None or revision.blob in seen or header.signature in seen:
             continue
-        seen.update((revision.blob, parsed[revision.blob].signature))
-        for position, (kind, value, name, alias_of) in enumerate(parsed[revision.blob].items()):
-            first_commit.setdefault((kind, value), revision)
+        seen.update((revision.blob, header.signature))
+        for position, (kind, value, name, alias_of) in enumerate(header.items()):
+            found.first_commit.setdefault((kind, value), revision)
             # Names first seen together rank the plain spelling before its alias, then by header order.
-            rank = (order, bool(alias_of), position)
-            names_of.setdefault((kind, value), {}).setdefault(name, (rank, revision))
+            found.names.setdefault((kind, value), {}).setdefault(name, ((order, bool(alias_of), position), revision))
             if alias_of:
-                aliases.add((kind, value, name))
-
-    first_release: dict[tuple, str] = {}
-    first_rc: dict[tuple, str] = {}
-    name_release: dict[tuple, str] = {}
-    for tag in tags_found:
-        version = tag.name[1:] if tag.name[:1] in "vV" else tag.name
-        if not tag.version.is_rc:
-            collected.releases.append(
-                Release(version, tag.version.sort_key, tag.name, tag.commit, tag.date, bool(tag.blob))
-            )
-        if not tag.blob:
+                found.aliases.add((kind, value, name))
+    for tag in tags:
+        header = parsed.get(tag.blob)
+        version = tag.release.version
+        if not tag.release.is_rc:
+            found.present[version] = set()
+        if header is None:
             continue
-        present: set[tuple] = set()  # an alias names a value twice in one header
-        for kind, value, name, alias_of in parsed[tag.blob].items():
-            if tag.version.is_rc:
-                first_rc.setdefault((kind, value), version)
+        for kind, value, name, alias_of in header.items():
+            if tag.release.is_rc:
+                found.first_rc.setdefault((kind, value), version)
                 continue
-            if (kind, value) not in present:
-                present.add((kind, value))
-                collected.presence.append((kind, value, version))
-            first_release.setdefault((kind, value), version)
-            name_release.setdefault((kind, value, name), version)
+            found.present[version].add((kind, value))
+            found.first_release.setdefault((kind, value), version)
+            found.name_release.setdefault((kind, value, name), version)
             # A name only a tag shows (its revision lies outside the walked history) still counts, last.
-            names_of.setdefault((kind, value), {}).setdefault(name, ((len(revisions), bool(alias_of), 0), None))
+            found.names.setdefault((kind, value), {}).setdefault(name, ((len(revisions), bool(alias_of), 0), None))
             if alias_of:
-                aliases.add((kind, value, name))
+                found.aliases.add((kind, value, name))
+    return found
 
-    newest_blob = head_blob or next((t.blob for t in reversed(tags_found) if t.blob), None)
+
+def _windows(key: tuple, final: list[_Tag], present: dict[str, set[tuple]]) -> list[Window]:
+    """Runs of consecutive releases that have the item: a revert and re-add gives two windows."""
+    windows: list[Window] = []
+    since = None
+    for tag in final:
+        version = tag.release.version
+        if key in present[version]:
+            since = since or version
+        elif since:
+            windows.append(Window(since, version))
+            since = None
+    if since:
+        windows.append(Window(since))
+    return windows
+
+
+def _items(found: _Appearances, final: list[_Tag], newest: HeaderFacts | None) -> list[Item]:
     at_newest: dict[tuple, list[str]] = {}
-    for kind, value, name, _alias in parsed[newest_blob].items() if newest_blob else ():
+    for kind, value, name, _alias in newest.items() if newest else ():
         at_newest.setdefault((kind, value), []).append(name)
-
-    for kind, value in sorted(set(first_release) | set(at_newest)):
-        names = sorted((order, name, revision) for name, (order, revision) in names_of[(kind, value)].items())
-        introduced = first_commit.get((kind, value))
-        collected.items.append(
-            Item(
-                kind=kind,
-                value=value,
-                name=_current_name(names, at_newest.get((kind, value))),
-                first_release=first_release.get((kind, value)),
-                first_rc=first_rc.get((kind, value)),
-                introduced_by=introduced.commit if introduced else None,
-                subject=introduced.subject if introduced else None,
-                author=introduced.author if introduced else None,
-                date=introduced.date if introduced else None,
-                names=[
-                    ItemName(
-                        name,
-                        revision.commit if revision else None,
-                        name_release.get((kind, value, name)),
-                        (kind, value, name) in aliases,
-                    )
-                    for _order, name, revision in names
-                ],
-                present_at_head=(kind, value) in at_newest,
-            )
-        )
-    collected.helper_docs = _doc_facts(docs, collected.items)
-    collected.docs_source = source if docs else None
-    return collected
+    items = []
+    for key in sorted(set(found.first_release) | set(at_newest), key=lambda k: (k[0], str(k[1]).zfill(12))):
+        kind, value = key
+        names = sorted((order, name, revision) for name, (order, revision) in found.names[key].items())
+        introduced = found.first_commit.get(key)
+        windows = _windows(key, final, found.present)
+        items.append(Item(
+            kind=kind,
+            value=value,
+            name=_current_name(names, at_newest.get(key)),
+            first_release=found.first_release.get(key),
+            first_rc=found.first_rc.get(key) if key in found.first_release or key in at_newest else None,
+            introduced_by=introduced.commit if introduced else None,
+            subject=introduced.subject if introduced else None,
+            author=introduced.author if introduced else None,
+            date=introduced.date if introduced else None,
+            names=[
+                ItemName(name, revision.commit if revision else None, found.name_release.get((kind, value, name)),
+                         (kind, value, name) in found.aliases)
+                for _order, name, revision in names
+            ],
+            windows=windows,
+            unreleased=not windows and key in at_newest,
+        ))
+    return items
 
 
-def _current_name(names: list[tuple[tuple, str, _Revision | None]], at_newest: list[str] | None) -> str:
+def _current_name(names: list[tuple[tuple, str, Revision | None]], at_newest: list[str] | None) -> str:
     """The name a program uses today: of the names the newest header still has, the one it has had longest.
 
     A renamed helper keeps only its new name, so that is the one; an enum value with an alias
@@ -351,16 +325,5 @@ def _current_name(names: list[tuple[tuple, str, _Revision | None]], at_newest: l
     return names[-1][1]
 
 
-def _doc_facts(docs, items: list[Item]) -> list[HelperDocFact]:
-    value_of = {n.name: i.value for i in items if i.kind == "helper" for n in i.names}
-    facts: list[HelperDocFact] = []
-    variants: dict[int, int] = {}
-    for doc in docs:
-        value = value_of.get(doc.name)
-        if value is None:
-            continue
-        variants[value] = variants.get(value, -1) + 1
-        facts.append(
-            HelperDocFact(value, doc.name, variants[value], doc.signature, doc.description, doc.returns, doc.attributes)
-        )
-    return facts
+def release_key(version: str) -> tuple[int, ...]:
+    return rules.kernel_key(version, exact=True)

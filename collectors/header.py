@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from collectors.uapi import ENUM_KINDS, HELPER_PREFIX, is_sentinel
+from kb.vocab.kinds import ENUM_KINDS, HELPER_PREFIX, is_sentinel
 
 
 class HeaderParseError(ValueError):

@@ -2,7 +2,9 @@
 
 The block starts after the line ``Start of BPF helper function descriptions:``; each helper is a prototype
 line (`` * void *bpf_map_lookup_elem(struct bpf_map *map, const void *key)``), a ``Description`` section,
-a ``Return`` section and, in newer headers, an ``Attributes`` section; section bodies are indented one
+a ``Return`` section and, in newer headers, an ``Attributes`` section (headers before 5.17 leave out the
+Description or Return of some helpers, which the kernel's scripts/bpf_helpers_doc.py of that time read as
+empty: so does this); section bodies are indented one
 level deeper than their title, and a bare `` *`` line is a blank line inside them.  The regular
 expressions are bpf_doc.py's, so whatever the kernel's own documentation build accepts, this accepts.
 """
@@ -65,11 +67,9 @@ class _Reader:
         return self.line
 
 
-def _section(reader: _Reader, title_re: re.Pattern, title: str, proto: str, *, optional=False) -> str | None:
+def _section(reader: _Reader, title_re: re.Pattern, title: str, proto: str) -> str:
     if not title_re.match(reader.line):
-        if optional:
-            return None
-        raise HelperDocError(f"no {title} section for {proto}", reader.number)
+        return ""
     text = ""
     present = False
     while True:
@@ -108,7 +108,7 @@ def parse_helper_docs(source: str | bytes) -> list[HelperDoc]:
         reader.advance()
         description = _section(reader, _DESCRIPTION_RE, "Description", proto)
         returns = _section(reader, _RETURN_RE, "Return", proto)
-        attributes = _section(reader, _ATTRIBUTES_RE, "Attributes", proto, optional=True) or ""
+        attributes = _section(reader, _ATTRIBUTES_RE, "Attributes", proto)
         name = _NAME_RE.match(proto).group(3)
         docs.append(
             HelperDoc(

@@ -1,9 +1,10 @@
-"""Read the reconciled reference facts (``shared/reference/*.tsv``) and a real header into one tree.
+"""Read the reconciled reference facts (``shared/reference/*.tsv``) and a real header into mainline facts.
 
-The reference files are facts about mainline gathered from public tables (bcc's kernel-versions list and
-ebpf-docs' feature-versions data) and reconciled; their comment lines say how.  A real ``bpf.h`` adds
-what the tables lack: every id's name as the header spells it, aliases, and the helper documentation.
-Where the two public references disagreed, both values are kept as disagreements with their sources.
+The reference files are facts about mainline gathered from public tables (bcc's kernel-versions list,
+ebpf-docs' feature-versions data and pages, the libbpf mirror's history of bpf.h) and reconciled; their
+comment lines say how.  A real ``bpf.h`` adds the helper documentation and any spelling the files lack.
+Every item, relation and disagreement names the reference it comes from; where two references gave
+different values, both are kept as a disagreement, each side named by its own source.
 """
 
 from __future__ import annotations
@@ -13,24 +14,52 @@ import hashlib
 import os
 import re
 
-from collectors.facts import CollectedTree, HelperDocFact, Item, ItemName
 from collectors.header import parse_header
 from collectors.helper_docs import parse_helper_docs
+from kb.vocab.errors import KbgenError
+from kb.vocab.facts import (
+    CALLABLE_FROM,
+    WORKS_WITH,
+    Disagreement,
+    Facts,
+    HelperDoc,
+    Item,
+    ItemName,
+    Relation,
+    Source,
+    Window,
+)
+from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, MAINLINE, MAP_TYPE, PROG_TYPE, TREE_REFERENCE
+from kb.vocab.releases import MAINLINE_SCHEME
 
 HELPERS_FILE = "mainline-helpers.tsv"
 ENUMS_FILE = "mainline-enums.tsv"
 KFUNCS_FILE = "mainline-kfuncs.tsv"
+COMPAT_FILE = "mainline-helper-compat.tsv"
+FEATURES_FILE = "mainline-features.tsv"
+QUALIFIER = "as documented"
 
-REFERENCE_SOURCE = "reference:bcc+ebpf-docs"
-REFERENCE_DESCRIPTION = (
-    "public references reconciled: the bcc kernel-versions table and the ebpf-docs feature-versions data"
-)
-_REFERENCE_NAMES = {"bcc": "reference:bcc", "ebpf-docs": "reference:ebpf-docs"}
+BCC = Source("reference:bcc", "bcc's docs/kernel-versions.md: helpers with the release and commit that added each, "
+             "and a License column (GPL)")
+EBPF_DOCS = Source("reference:ebpf-docs", "ebpf-docs: feature-versions data (release and commit of helpers, enums "
+                   "and kfuncs), kfunc pages (removals, program types) and helper pages (program and map types, "
+                   "as documented for the newest documented kernel: absence means not documented)")
+BOTH = Source("reference:bcc+ebpf-docs", "bcc's kernel-versions table and ebpf-docs' feature-versions data, "
+              "agreeing")
+LIBBPF_HISTORY = Source("reference:libbpf-history", "the libbpf mirror's history of include/uapi/linux/bpf.h: "
+                        "releases bounded by when each change was written and synced, former helper names")
+VERIFIER = Source("reference:6.18-verifier", "a live 6.18 kernel's verifier (every helper loaded with a non-GPL "
+                  "license in each program type offering it) and the kernel's helper prototypes: GPL-only flags")
+FEATURES = Source("reference:mainline-features", "ISA, verifier, BTF and ELF features a compiled object can need, "
+                  "reconciled from ebpf-docs, the libbpf mirror history, bpftool's probes and kernel commits")
+REFERENCES = {"bcc": BCC, "ebpf-docs": EBPF_DOCS}
+
 _SAYS_RE = re.compile(r"\b(bcc|ebpf-docs) says (\d+\.\d+)")
 _CHOSEN_RE = re.compile(r"\b(bcc|ebpf-docs) chosen")
+_GPL_DISPUTE = "gpl_only: bcc leaves it unmarked"
 
 
-class ReferenceError(ValueError):
+class ReferenceError(KbgenError):
     pass
 
 
@@ -44,115 +73,155 @@ def _rows(path: str) -> list[dict[str, str]]:
     rows = []
     for number, row in enumerate(reader, 2):
         if None in row or any(v is None for v in row.values()):
-            raise ReferenceError(f"{path}: row {number}: wrong number of columns")
+            raise ReferenceError(f"{path}: data row {number}: wrong number of columns")
         rows.append({k: v.strip() for k, v in row.items()})
     return rows
 
 
-def _helper_disagreements(row: dict[str, str]) -> list[tuple]:
-    note = row["note"]
-    value = int(row["id"])
-    out = []
+def _helper(row: dict[str, str]) -> tuple[Item, list[Disagreement]]:
+    value, note = int(row["id"]), row["note"]
     chosen = _CHOSEN_RE.search(note)
-    used_source = _REFERENCE_NAMES[chosen.group(1)] if chosen else REFERENCE_SOURCE
-    for other_ref, other_version in _SAYS_RE.findall(note):
-        out.append(("helper", value, "first_release", row["version"], used_source, other_version,
-                    _REFERENCE_NAMES[other_ref], note))
+    says = _SAYS_RE.findall(note)
+    # The reference whose values the row holds: the one the note says was chosen, else the one not named as
+    # saying otherwise.  Where the references agree on the release but not the commit, `commit` is
+    # ebpf-docs' and `alt_commit` bcc's (checked against bcc's table for ids 9 and 33).
+    if chosen:
+        used = REFERENCES[chosen.group(1)]
+    elif says:
+        used = EBPF_DOCS if says[0][0] == "bcc" else BCC
+    else:
+        used = EBPF_DOCS if row["alt_commit"] else BOTH
+    other = BCC if used is EBPF_DOCS else EBPF_DOCS
+    version = row["version"] or None
+    former = [n.strip() for n in row["former_names"].split(",") if n.strip()]
+    names = [ItemName(n, row["commit"] or None if i == 0 else None, version if i == 0 else None)
+             for i, n in enumerate(former)]
+    names.append(ItemName(row["name"], None if former else row["commit"] or None, None if former else version))
+    gpl = row["gpl_only"]
+    item = Item(HELPER, value, row["name"], version, introduced_by=row["commit"] or None,
+                alt_commit=row["alt_commit"] or None, note=note or None, names=names,
+                gpl_only=None if gpl == "" else gpl == "1",
+                source=used.id)
+    disagreements = [
+        Disagreement(HELPER, value, "first_release", version, used.id, other_version, REFERENCES[ref].id, note)
+        for ref, other_version in says
+    ]
     if row["alt_commit"]:
-        other = [name for name in _REFERENCE_NAMES if chosen and name != chosen.group(1)]
-        out.append(("helper", value, "introduced_by", row["commit"], used_source, row["alt_commit"],
-                    _REFERENCE_NAMES[other[0]] if other else REFERENCE_SOURCE, note))
-    return out
+        disagreements.append(Disagreement(HELPER, value, "introduced_by", row["commit"], used.id, row["alt_commit"],
+                                          other.id, note))
+    if _GPL_DISPUTE in note:
+        disagreements.append(Disagreement(HELPER, value, "gpl_only", gpl, VERIFIER.id, "0", BCC.id, note))
+    return item, disagreements
 
 
-def read_reference(directory: str, header_path: str | None = None, *, tree: str = "mainline") -> CollectedTree:
-    """The mainline facts of the reference files, checked against and completed by a real header."""
-    collected = CollectedTree(
-        name=tree,
-        kind="reference",
-        source=REFERENCE_SOURCE,
-        source_description=REFERENCE_DESCRIPTION,
-        other_sources={
-            "reference:bcc": "bcc's docs/kernel-versions.md table of helpers and the release that added them",
-            "reference:ebpf-docs": "the ebpf-docs project's feature-versions data",
-        },
-    )
+def _enum_source(row: dict[str, str]) -> Source:
+    return LIBBPF_HISTORY if "libbpf" in row["note"] else EBPF_DOCS
+
+
+def read_reference(directory: str, header_path: str | None = None) -> Facts:
+    """The mainline facts of the reference files, completed by a real header."""
+    facts = Facts(MAINLINE, TREE_REFERENCE, BOTH, "reference", MAINLINE_SCHEME, qualifier=QUALIFIER,
+                  other_sources=[BCC, EBPF_DOCS, LIBBPF_HISTORY, VERIFIER, FEATURES])
     for row in _rows(os.path.join(directory, HELPERS_FILE)):
-        collected.items.append(
-            Item("helper", int(row["id"]), row["name"], row["version"] or None, introduced_by=row["commit"] or None,
-                 alt_commit=row["alt_commit"] or None, note=row["note"] or None,
-                 names=[ItemName(row["name"], row["commit"] or None, row["version"] or None)])
-        )
-        collected.disagreements.extend(_helper_disagreements(row))
-    enum_items: dict[tuple, Item] = {}
+        item, disagreements = _helper(row)
+        facts.items.append(item)
+        facts.disagreements += disagreements
+
+    enums: dict[tuple, Item] = {}
+    value_by_name: dict[tuple[str, str], int] = {}
     for row in _rows(os.path.join(directory, ENUMS_FILE)):
-        key = (row["kind"], int(row["value"]))
-        name = ItemName(row["name"], row["commit"] or None, row["version"] or None)
-        if key in enum_items:
-            # A second name for the same value: the row without a release is the alias (BPF_PROG_RUN).
-            # The name the references date is the one a program has used longest; the header says which
-            # spelling is the alias.
-            item = enum_items[key]
-            if not item.first_release and row["version"]:
-                item.name, item.first_release, item.introduced_by = row["name"], row["version"], row["commit"]
-            item.names.append(name)
+        kind, value = row["kind"], int(row["value"])
+        if kind not in ENUM_KINDS:
+            raise ReferenceError(f"{directory}/{ENUMS_FILE}: unknown kind {kind!r}")
+        value_by_name[(kind, row["name"])] = value
+        name = ItemName(row["name"], row["commit"] or None, row["version"] or None, is_alias=bool(row["alias_of"]))
+        if row["alias_of"]:
+            original = enums.get((kind, value))
+            if original is None or original.name != row["alias_of"]:
+                raise ReferenceError(f"{directory}/{ENUMS_FILE}: {row['name']} is an alias of {row['alias_of']}, "
+                                     "which does not come before it")
+            original.names.append(name)
             continue
-        enum_items[key] = Item(row["kind"], key[1], row["name"], row["version"] or None,
-                               introduced_by=row["commit"] or None, note=row["note"] or None, names=[name])
-    collected.items.extend(enum_items.values())
+        enums[(kind, value)] = Item(kind, value, row["name"], row["version"] or None,
+                                    introduced_by=row["commit"] or None, note=row["note"] or None, names=[name],
+                                    source=_enum_source(row).id)
+    facts.items += enums.values()
+
+    def prog_types(text: str, where: str) -> list[int]:
+        values = []
+        for name in filter(None, text.split(",")):
+            if (PROG_TYPE, name) not in value_by_name:
+                raise ReferenceError(f"{where}: unknown program type {name}")
+            values.append(value_by_name[(PROG_TYPE, name)])
+        return values
+
     kfuncs: dict[str, Item] = {}
-    for row in _rows(os.path.join(directory, KFUNCS_FILE)):
-        known = kfuncs.get(row["name"])
-        if known is not None:
-            # The file lists some kfuncs twice (registered in two BTF id sets); identical rows are one fact.
-            for field, value in (("first_release", row["version"]), ("introduced_by", row["commit"])):
-                if (getattr(known, field) or "") != value:
-                    collected.disagreements.append(("kfunc", row["name"], field, getattr(known, field),
-                                                    REFERENCE_SOURCE, value or None, REFERENCE_SOURCE,
-                                                    "listed twice in the reference with different values"))
-            continue
-        kfuncs[row["name"]] = Item(
-            "kfunc", row["name"], row["name"], row["version"] or None, introduced_by=row["commit"] or None,
-            names=[ItemName(row["name"], row["commit"] or None, row["version"] or None)],
-        )
-    collected.items.extend(kfuncs.values())
+    path = os.path.join(directory, KFUNCS_FILE)
+    for row in _rows(path):
+        if row["name"] in kfuncs:
+            raise ReferenceError(f"{path}: {row['name']} is listed twice")
+        version = row["version"] or None
+        if row["windows"]:
+            windows = Window.parse_list(row["windows"])
+        elif version:
+            windows = [Window(version, row["removed_in"] or None)]
+        else:
+            windows = []
+        kfuncs[row["name"]] = Item(KFUNC, row["name"], row["name"], version, introduced_by=row["commit"] or None,
+                                   note=row["note"] or None, windows=windows, source=EBPF_DOCS.id,
+                                   names=[ItemName(row["name"], row["commit"] or None, version)])
+        facts.relations += [Relation(KFUNC, row["name"], CALLABLE_FROM, PROG_TYPE, v, EBPF_DOCS.id)
+                            for v in prog_types(row["prog_types"], f"{path}: {row['name']}")]
+    facts.items += kfuncs.values()
+
+    path = os.path.join(directory, COMPAT_FILE)
+    helper_ids = {i.value for i in facts.items if i.kind == HELPER}
+    for row in _rows(path):
+        value = int(row["helper_id"])
+        if value not in helper_ids:
+            raise ReferenceError(f"{path}: helper {value} is not in {HELPERS_FILE}")
+        facts.relations += [Relation(HELPER, value, CALLABLE_FROM, PROG_TYPE, v, EBPF_DOCS.id)
+                            for v in prog_types(row["prog_types"], f"{path}: helper {value}")]
+        for name in filter(None, row["map_types"].split(",")):
+            if (MAP_TYPE, name) not in value_by_name:
+                raise ReferenceError(f"{path}: helper {value}: unknown map type {name}")
+            facts.relations.append(Relation(HELPER, value, WORKS_WITH, MAP_TYPE, value_by_name[(MAP_TYPE, name)],
+                                            EBPF_DOCS.id))
+
+    for row in _rows(os.path.join(directory, FEATURES_FILE)):
+        facts.items.append(Item(FEATURE, row["id"], row["id"], row["first_release"] or None,
+                                introduced_by=row["commit"] or None, note=row["note"] or None,
+                                names=[ItemName(row["id"], row["commit"] or None, row["first_release"] or None)],
+                                title=row["title"], detect=row["detect"], libbpf=row["libbpf"] or None,
+                                source=FEATURES.id))
     if header_path:
-        _complete_from_header(collected, header_path)
-    collected.items.sort(key=lambda i: (i.kind, str(i.value) if i.kind == "kfunc" else f"{i.value:08d}"))
-    return collected
+        _complete_from_header(facts, header_path)
+    return facts
 
 
-def _complete_from_header(collected: CollectedTree, header_path: str) -> None:
+def _complete_from_header(facts: Facts, header_path: str) -> None:
     try:
         with open(header_path, "rb") as handle:
             source = handle.read()
     except OSError as err:
         raise ReferenceError(f"{header_path}: {err.strerror}") from None
-    facts = parse_header(source)
-    header_source = f"header:{os.path.abspath(header_path)}@sha256:{hashlib.sha256(source).hexdigest()[:16]}"
-    by_key = {(i.kind, i.value): i for i in collected.items}
-    for kind, value, name, alias_of in facts.items():
+    header = Source(f"header:{os.path.abspath(header_path)}@sha256:{hashlib.sha256(source).hexdigest()[:16]}",
+                    f"a real bpf.h ({header_path}): spellings and the helper documentation block")
+    by_key = {(i.kind, i.value): i for i in facts.items}
+    for kind, value, name, alias_of in parse_header(source).items():
         item = by_key.get((kind, value))
         if item is None:
             raise ReferenceError(f"{header_path}: {kind} {value} ({name}) is missing from the reference files")
-        known = next((n for n in item.names if n.name == name), None)
-        if known is None:
-            # The header knows a name the references do not list: an alias, or an older spelling.
+        if all(n.name != name for n in item.names):
+            # A spelling the references do not list; later than the ones they do.
             item.names.append(ItemName(name, None, None, is_alias=bool(alias_of)))
-        else:
-            known.is_alias = bool(alias_of)
     variants: dict[int, int] = {}
-    value_of = {i.name: i.value for i in collected.items if i.kind == "helper"}
+    value_of = {n.name: i.value for i in facts.items if i.kind == HELPER for n in i.names}
     for doc in parse_helper_docs(source):
         value = value_of.get(doc.name)
         if value is None:
             raise ReferenceError(f"{header_path}: line {doc.line}: documented helper {doc.name} has no id")
         variants[value] = variants.get(value, -1) + 1
-        collected.helper_docs.append(
-            HelperDocFact(value, doc.name, variants[value], doc.signature, doc.description, doc.returns,
-                          doc.attributes)
-        )
-    collected.docs_source = header_source
-    collected.other_sources[header_source] = (
-        f"a real bpf.h ({header_path}): names, aliases and the helper documentation block"
-    )
+        facts.helper_docs.append(HelperDoc(value, doc.name, variants[value], doc.signature, doc.description,
+                                           doc.returns, doc.attributes, header.id))
+    facts.other_sources.append(header)

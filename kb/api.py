@@ -1,72 +1,98 @@
-"""kbgen's Python API; the CLI is a thin layer over these functions."""
+"""kbgen's Python API: every function returns data; the CLI (kb.cli) renders it (kb.render, kb.scan_report).
+
+Imports are deferred to the functions that need them, so that ``kbgen tables`` loads neither git nor
+Datasette machinery.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from kb import store
 from kb.paths import user_db
+from kb.vocab.errors import KbgenError
+from kb.vocab.kinds import MAINLINE
+
+
+@dataclass
+class CollectedSource:
+    collector: str
+    source: str
+    status: str  # "collected" or "up to date"
+    releases: int = 0
+    items: int = 0
+    unreleased: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
 class CollectResult:
     tree: str
-    status: str  # "collected" or "up to date"
-    releases: int = 0
-    items: int = 0
-    unreleased: int = 0
-    db: str = ""
+    db: str
+    sources: list[CollectedSource]
 
 
-def collect(
-    repo: str,
-    *,
-    db: str | None = None,
-    tree: str | None = None,
-    tags: str | None = None,
-    rev: str = "HEAD",
-    with_rc: bool = False,
-    path: str | None = None,
-    force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> CollectResult:
-    """Mine *repo*'s bpf.h history into the tree *tree* of the user database (one transaction)."""
-    from collectors import git_history
-    from collectors.uapi import HEADER_PATH
+class CollectRefused(KbgenError):
+    pass
+
+
+def _kernel_like(releases) -> bool:
+    """Whether releases look like kernel releases (3.x and later), not a library's (libbpf 0.8, 1.4)."""
+    return all(int(r.base.split(".")[0]) >= 3 for r in releases)
+
+
+def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: str | None = None,
+            tag_pattern: str | None = None, rev: str = "HEAD", with_rc: bool = False, path: str | None = None,
+            force: bool = False, progress: Callable[[int, int], None] | None = None) -> CollectResult:
+    """Mine *repo* with every collector that has something to read there, into tree *tree* of *db*.
+
+    Each collector's facts replace what an earlier run of the same source said about the tree, all in one
+    transaction; a run whose fingerprint is unchanged does no work.
+    """
+    from collectors.base import for_repository
+    from kb import store
 
     db = db or user_db()
-    options = {"path": path or HEADER_PATH, "tags": tags or git_history.DEFAULT_TAGS, "rev": rev, "with_rc": with_rc}
+    collectors = for_repository(repo, tree=tree, tags=tags, tag_pattern=tag_pattern, rev=rev, with_rc=with_rc,
+                                path=path)
+    name = collectors[0].tree
     existed = os.path.exists(db)
     conn = store.connect(db)
+    results: list[CollectedSource] = []
     try:
-        name = tree or git_history.default_tree_name(repo)
-        current = git_history.fingerprint(repo, **options)
-        if not force and store.tree_fingerprint(conn, name) == current:
-            return CollectResult(name, "up to date", db=db)
-        collected = git_history.collect_git(repo, tree=name, progress=progress, known_fingerprint=current, **options)
-        with store.transaction(conn, db):
-            store.create_schema(conn)
-            store.write_tree(conn, collected)
+        pending = []
+        for collector in collectors:
+            current = collector.fingerprint()
+            if not force and store.fingerprint(conn, name, collector.source_id) == current:
+                results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
+            else:
+                pending.append(collector)
+        gathered = [c.collect(progress) for c in pending]
+        for facts in gathered:
+            if facts.tree == MAINLINE and facts.releases and not _kernel_like(facts.releases) and not force:
+                versions = ", ".join(r.version for r in facts.releases[:3])
+                raise CollectRefused(
+                    f"{repo}: its releases ({versions}, ...) are not kernel releases; record them in another tree "
+                    "(--tree libbpf), or give --force to record them as mainline anyway")
+            results.append(CollectedSource(
+                facts.collector, facts.source.id, "collected", len(facts.releases), len(facts.items),
+                sum(1 for i in facts.items if i.unreleased), facts.warnings))
+        if gathered:
+            with store.transaction(conn, db):
+                store.create_schema(conn, facts=True)
+                for facts in gathered:
+                    store.write_facts(conn, facts)
     except BaseException:
         conn.close()
         if not existed:
             # Nothing was written; do not leave an empty database file behind either.
-            for suffix in ("", "-journal"):
+            for suffix in ("", "-journal", "-wal", "-shm"):
                 if os.path.exists(db + suffix):
                     os.unlink(db + suffix)
         raise
-    finally:
-        conn.close()  # closing twice is harmless
-    return CollectResult(
-        name,
-        "collected",
-        releases=len(collected.releases),
-        items=len(collected.items),
-        unreleased=sum(1 for i in collected.items if i.first_release is None),
-        db=db,
-    )
+    conn.close()
+    return CollectResult(name, db, results)
 
 
 def open_kb(db: str | None = None):
@@ -75,23 +101,30 @@ def open_kb(db: str | None = None):
     return _open(db or user_db())
 
 
-def export(*, db: str | None = None, tree: str | None = None, kind: str = "all", fmt: str = "json") -> str:
+@dataclass
+class Export:
+    tree: str
+    data_version: str
+    records: list[dict]
+
+
+def export(*, db: str | None = None, tree: str | None = None, kind: str = "all") -> Export:
     from kb import export as exporter
     from kb import queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
     rows = queries.items(conn, name, None if kind == "all" else kind)
-    return exporter.to_json(rows) if fmt == "json" else exporter.to_csv(rows)
+    return Export(name, queries.tree_version(conn, name), [exporter.record(i) for i in rows])
 
 
 def import_reference(reference_dir: str, header: str | None, out_dir: str, data_version: str) -> list[str]:
     """Rebuild the shipped ``data/`` text from the reference facts and a real header."""
-    from collectors.reference import read_reference
+    from collectors.reference import ReferenceError, read_reference
     from kb import shipped
 
     if not os.path.isdir(out_dir):
-        raise store.StoreError(f"{out_dir}: no such directory")
+        raise ReferenceError(f"{out_dir}: no such directory")
     return shipped.dump(read_reference(reference_dir, header), out_dir, data_version)
 
 
@@ -101,70 +134,108 @@ def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=F
     return generate(open_kb(db), tree=tree, languages=languages or DEFAULT_LANGUAGES, output=output, check=check)
 
 
-def info(query: str, *, db=None, tree=None) -> str:
-    from kb import queries
+@dataclass
+class ItemInfo:
+    tree: str
+    item: object  # queries.ItemRow
+    docs: list
+    relations: list
+    disagreements: list
+    verdict: object | None = None  # availability.Verdict on the kernel asked about
+
+
+def info(query: str, *, db=None, tree=None, kernel: str | None = None) -> list[ItemInfo]:
+    from kb import availability, queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
     found = queries.find_item(conn, name, query)
     if not found:
         raise queries.QueryError(f"nothing named {query!r} in the {name} tree (try a helper id or a full name)")
-    blocks = []
-    for item in found:
-        lines = [f"{item.kind} {item.value}  {item.name}"]
-        docs = queries.helper_docs(conn, name, item.value) if item.kind == "helper" else []
-        fields = [
-            ("first release", item.first_release or ("not in any release yet" if item.unreleased else "unknown")),
-            ("first rc", item.first_rc),
-            ("commit", item.commit),
-            ("subject", item.subject),
-            ("author", f"{item.author}, {item.date}" if item.author else None),
-            ("names", ", ".join(item.names)),
-            ("source", item.source),
-            ("other commit", item.alt_commit),
-            ("note", item.note),
-        ]
-        fields += [("signature", doc[0]) for doc in docs]
-        for field, used, used_source, other, other_source, note in queries.disagreements(
-            conn, name, item.kind, item.value
-        ):
-            fields.append(("disagreement", f"{field}: {used} ({used_source}) vs {other} ({other_source})"))
-        lines += [f"  {label:<14}{value}" for label, value in fields if value]
-        if docs:
-            lines.append("")
-            lines += ["  " + line if line else "" for line in docs[0][1].splitlines()]
-            lines.append("")
-            lines.append("  Returns: " + docs[0][2].replace("\n", "\n           "))
-        blocks.append("\n".join(lines) + "\n")
-    return "\n".join(blocks)
+    where = availability.target(conn, name, kernel) if kernel else None
+    return [
+        ItemInfo(name, item, queries.helper_docs(conn, name, item.value) if item.kind == "helper" else [],
+                 queries.relations(conn, name, item.kind, item.value),
+                 queries.disagreements(conn, name, item.kind, item.value),
+                 availability.judge(item, where) if where else None)
+        for item in found
+    ]
 
 
-def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> str:
+@dataclass
+class Diff:
+    tree: str
+    old: str
+    new: str
+    arrived: list
+    removed: list
+
+
+def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> Diff:
     from kb import queries
-    from kb.textable import render_table
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
-    rows = [i for i in queries.arrived_between(conn, name, old, new) if kind in ("all", i.kind)]
-    rows.sort(key=lambda i: (i.first_release_key, i.kind, str(i.value).zfill(8)))
-    if not rows:
-        return f"nothing arrived in {name} after {old} up to {new}\n"
-    table = render_table(
-        ["release", "kind", "id", "name"],
-        [[i.first_release, i.kind, "" if i.kind == "kfunc" else i.value, i.name] for i in rows],
-    )
-    return table + f"{len(rows)} items arrived in {name} after {old} up to {new}\n"
+    arrived, removed = queries.between(conn, name, old, new)
+
+    def keep(rows):
+        return [i for i in rows if kind in ("all", i.kind)]
+
+    return Diff(name, old, new, keep(arrived), keep(removed))
 
 
-def scan(paths: list[str], *, kernel=None, tree=None, fmt="text", db=None) -> tuple[str, bool]:
-    """The report in *fmt* and whether anything fails the check against *kernel*."""
-    from kb import scan_report
+@dataclass
+class CheckRow:
+    query: str
+    kind: str | None
+    value: int | str | None
+    name: str | None
+    available: bool
+    first_release: str | None
+    removed_in: str | None
+    reason: str
+
+
+def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[object, list[CheckRow]]:
+    """Whether *kernel* has each of *names* (helpers, kfuncs, enumerators, features; ids for helpers).
+
+    Rows come missing items first, in the order asked.
+    """
+    from kb import availability, queries
+
+    conn = open_kb(db)
+    name = queries.resolve_tree(conn, tree)
+    where = availability.target(conn, name, kernel)
+    candidates = queries.items(conn, name)
+    rows = []
+    for query in names:
+        found = queries.find_item(conn, name, query, candidates)
+        if not found:
+            rows.append(CheckRow(query, None, None, None, False, None, None, "unknown to the knowledge base"))
+            continue
+        for item in found:
+            verdict = availability.judge(item, where)
+            rows.append(CheckRow(query, item.kind, item.value, item.name, verdict.available, item.first_release,
+                                 item.removed_in, verdict.reason))
+    rows.sort(key=lambda r: r.available)
+    return where, rows
+
+
+def scan(paths: list[str], *, kernel=None, tree=None, db=None):
+    """The scan of *paths* (kb.scan.ScanResult) against *kernel* in *tree*."""
     from kb.scan import scan as run_scan
 
-    if kernel:
-        from kb.versions import Version
+    return run_scan(open_kb(db), paths, kernel=kernel, tree=tree)
 
-        Version.parse(kernel)  # a bad version is bad input before any object is read
-    result = run_scan(open_kb(db), paths, kernel=kernel, tree=tree)
-    render = {"text": scan_report.to_text, "json": scan_report.to_json, "sarif": scan_report.to_sarif}[fmt]
-    return render(result), result.failed
+
+def publish(path: str, *, db=None, tree=None) -> str:
+    """Write the database Datasette serves to *path*; returns the tree it publishes."""
+    from kb import publish as publisher
+
+    return publisher.build(open_kb(db), path, tree)
+
+
+def serve(*, db=None, host="127.0.0.1", port=8001, tree=None, time_limit_ms=1000) -> None:
+    from kb import serve as serving
+
+    serving.serve(lambda path: publish(path, db=db, tree=tree), host=host, port=port, time_limit_ms=time_limit_ms)

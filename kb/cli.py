@@ -1,4 +1,4 @@
-"""The ``kbgen`` command line: a thin layer over :mod:`kb.api`.
+"""The ``kbgen`` command line: a thin layer over :mod:`kb.api` that renders what it returns.
 
 Imports are deferred to the commands that need them, so that ``kbgen tables`` (run in builds) never
 loads git or Datasette machinery.
@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 
 import click
 
-from collectors.uapi import ITEM_KINDS as KINDS
 from kb import __version__
 from kb.paths import DEFAULT_TABLES_DIR
+from kb.vocab.errors import KbgenError
+from kb.vocab.kinds import ITEM_KINDS as KINDS
 
 
 class BadInput(click.ClickException):
@@ -23,34 +25,36 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
-def _known_errors():
-    from collectors.bpf.elfobject import ObjectError
-    from collectors.git_history import CollectError
-    from collectors.reference import ReferenceError
-    from kb.atomic import OutputError
-    from kb.queries import QueryError
-    from kb.shipped import DataError
-    from kb.store import StoreError
-    from kb.versions import VersionError
-
-    return (CollectError, ReferenceError, OutputError, QueryError, DataError, StoreError, VersionError, ObjectError)
+def _show_warning(message, category, *_args, **_kwargs):
+    click.echo(f"kbgen: warning: {message}", err=True)
 
 
 def reports_errors(command):
-    """Turn the project's own errors into one clear line and exit status 2."""
+    """Turn the project's own errors into one clear line and their exit status; warnings into one line each."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        from kb.vocab.warnings import KbgenWarning
+
+        warnings.showwarning = _show_warning
+        warnings.simplefilter("always", KbgenWarning)
         try:
             return command(*args, **kwargs)
-        except click.ClickException:
-            raise
-        except Exception as err:
-            if isinstance(err, _known_errors()):
-                raise BadInput(str(err)) from None
-            raise
+        except KbgenError as err:
+            error = BadInput(str(err))
+            error.exit_code = err.exit_code
+            raise error from None
 
     return wrapper
+
+
+def _write(text: str, output: str | None) -> None:
+    if output:
+        from kb.atomic import write_atomic
+
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
 
 
 db_option = click.option(
@@ -67,7 +71,7 @@ tree_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="kbgen")
 def cli():
-    """kbgen: which eBPF helpers, program, map, attach and link types, commands and kfuncs
+    """kbgen: which eBPF helpers, program, map, attach and link types, commands, kfuncs and features
     each Linux kernel has, mined from kernel git history.
 
     The shipped knowledge base covers mainline; `kbgen collect` adds trees mined from any kernel
@@ -75,95 +79,106 @@ def cli():
     """
 
 
-@cli.command(short_help="Mine a repository's bpf.h history into a tree.")
+@cli.command(short_help="Mine a repository's history into a tree.")
 @click.option("--repo", required=True, type=click.Path(), help="Kernel (or libbpf) git repository, normal or bare.")
-@click.option("--tags", default=None, help="Glob naming the release tags (default 'v*': v5.19, v0.8.0, ...).")
 @click.option("--tree", help="Name of the tree to record into (default: the repository directory's name).")
-@click.option("--rev", default="HEAD", show_default=True, help="Newest revision to read; items there but in no release are unreleased.")
+@click.option("--tags", default=None,
+              help="Glob naming the release tags (default: every tag that reads as a release: v5.19, "
+                   "Ubuntu-5.15.0-91.101, kernel-5.14.0-427.el9, debian/6.1.76-1, v6.1.0-13-amd64).")
+@click.option("--tag-pattern", default=None,
+              help="Regular expression reading another tag scheme, with named groups major, minor and optionally "
+                   "patch, rc and any numbered parts, e.g. '^rel-(?P<major>\\d+)\\.(?P<minor>\\d+)-(?P<build>\\d+)$'.")
+@click.option("--rev", default="HEAD", show_default=True,
+              help="Newest revision to read; items there but in no release are unreleased.")
 @click.option("--rc", "with_rc", is_flag=True, help="Also read -rc tags and record each item's first rc.")
 @click.option("--path", default=None, help="Header path inside the repository (default include/uapi/linux/bpf.h).")
-@click.option("--force", is_flag=True, help="Collect again even if nothing changed since the last run.")
+@click.option("--force", is_flag=True,
+              help="Collect again even if nothing changed; record a non-kernel repository as mainline.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress display.")
 @db_option
 @reports_errors
-def collect(repo, tags, tree, rev, with_rc, path, force, quiet, db):
+def collect(repo, tree, tags, tag_pattern, rev, with_rc, path, force, quiet, db):
     """Mine a repository's bpf.h history into a tree of the knowledge base.
 
-    For every helper id and enum value: the first release tag whose header has it, the commit that
-    introduced it (on its own branch, not the merge), and every name it carried. Reads git objects
-    directly; re-collecting a tree replaces only that tree, and a run with nothing new does no work.
+    For every helper id and enum value: the releases that have it (as windows: an item can be removed
+    and come back), the commit that introduced it (on its own branch, not the merge), and every name it
+    carried. Reads git objects directly; re-collecting replaces only what the same source said before,
+    and a run with nothing new does no work. Release tags of mainline, stable, Ubuntu, RHEL/CentOS
+    Stream and Debian trees are understood; --tag-pattern teaches any other scheme.
 
     \b
     Examples:
       kbgen collect --repo ~/src/linux --tree mainline
-      kbgen collect --repo libbpf --tags 'v*' --tree libbpf
+      kbgen collect --repo ~/src/ubuntu-jammy --tree ubuntu-jammy --tags 'Ubuntu-5.15.0-*'
+      kbgen collect --repo ~/src/libbpf --tree libbpf
     """
-    from kb import api
+    from kb import api, render
 
-    progress = None
     bar = None
-    if not quiet and sys.stderr.isatty():
 
-        def progress(done, total):
-            nonlocal bar
-            if bar is None:
-                bar = click.progressbar(length=total, label="parsing header revisions", file=sys.stderr)
-                bar.__enter__()
-            bar.update(done - bar.pos)
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label="parsing header revisions", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
 
     try:
-        result = api.collect(repo, db=db, tree=tree, tags=tags, rev=rev, with_rc=with_rc, path=path,
-                             force=force, progress=progress)
+        result = api.collect(repo, db=db, tree=tree, tags=tags, tag_pattern=tag_pattern, rev=rev, with_rc=with_rc,
+                             path=path, force=force,
+                             progress=progress if not quiet and sys.stderr.isatty() else None)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
-    if result.status == "up to date":
-        click.echo(f"{result.tree}: up to date ({result.db})", err=True)
-    else:
-        click.echo(
-            f"{result.tree}: {result.items} items, {result.releases} releases, "
-            f"{result.unreleased} not in any release ({result.db})",
-            err=True,
-        )
+    for source in result.sources:
+        for line in source.warnings:
+            click.echo(f"kbgen: warning: {line}", err=True)
+    click.echo(render.collect(result), err=True, nl=False)
 
 
-@cli.command(short_help="Export a tree's items for linters (JSON, CSV).")
+@cli.command(short_help="Export a tree's items for linters (JSON, CSV, schema).")
 @tree_option
 @click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True, help="Items to export.")
 @click.option("--format", "fmt", type=click.Choice(("json", "csv")), default="json", show_default=True,
-              help="JSON array of objects, or CSV with the same columns (names joined by |).")
+              help="A JSON document {format_version, tree, data_version, items: [...]}, or CSV with the item "
+                   "columns (names joined by |, windows as 6.17..6.18,7.0..).")
+@click.option("--schema", is_flag=True, help="Print the JSON Schema of the JSON export and exit.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file (atomically) instead of stdout.")
 @db_option
 @reports_errors
-def export(tree, kind, fmt, output, db):
-    """Export a tree's items for linters: the stable interface (fields in README, "Export").
+def export(tree, kind, fmt, schema, output, db):
+    """Export a tree's items for linters: the stable interface (fields in the README, "Export").
 
-    JSON is an array of objects with kind, id, name, names, first_release, commit, subject, source and more;
-    first_release is a string such as "5.19", or null when no release has the item.
+    Every item has kind, id, name, names, first_release, removed_in, windows, commit, source and more;
+    first_release is a string such as "5.19", or null when no release is known to have the item. The
+    document carries format_version; `kbgen export --schema` prints its JSON Schema.
     """
+    import json
+
+    from kb import export as exporter
+
+    if schema:
+        _write(json.dumps(exporter.schema(), indent=2) + "\n", output)
+        return
     from kb import api
 
-    text = api.export(db=db, tree=tree, kind=kind, fmt=fmt)
-    if output:
-        from kb.atomic import write_atomic
-
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
+    result = api.export(db=db, tree=tree, kind=kind)
+    _write(exporter.to_json(result) if fmt == "json" else exporter.to_csv(result), output)
 
 
 @cli.command("import-reference", short_help="Rebuild the shipped data/ (maintainers).")
 @click.argument("reference_dir", type=click.Path(file_okay=False))
 @click.option("--header", type=click.Path(dir_okay=False), default="/usr/include/linux/bpf.h", show_default=True,
-              help="A real bpf.h for names, aliases and helper documentation.")
+              help="A real bpf.h for spellings and helper documentation.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default="data", show_default=True,
               help="Where the shipped knowledge base text lives.")
-@click.option("--data-version", required=True, help="Label of this data release, e.g. 2026.11.29.")
+@click.option("--data-version", required=True, help="Label of this data release, e.g. 2026.12.01.")
 @reports_errors
 def import_reference(reference_dir, header, data_dir, data_version):
     """Rebuild the shipped data/ text from reference facts and a real header (for maintainers).
 
-    REFERENCE_DIR holds mainline-helpers.tsv, mainline-enums.tsv and mainline-kfuncs.tsv.
+    REFERENCE_DIR holds mainline-helpers.tsv, mainline-enums.tsv, mainline-kfuncs.tsv,
+    mainline-helper-compat.tsv and mainline-features.tsv.
     """
     from kb import api
 
@@ -182,15 +197,16 @@ def import_reference(reference_dir, header, data_dir, data_version):
 @db_option
 @reports_errors
 def tables(languages, output, tree, check, db):
-    """Write lookup tables of the minimum kernel of every helper, type, command and kfunc.
+    """Write lookup tables of the minimum kernel of every helper, type, command, kfunc and feature.
 
     The C header (bpf_features.h) works in BPF C, C99 and C++: bpf_helper_min_kernel[195] ==
-    KERNEL_VERSION(5, 19, 0), BPF_HELPER_COUNT, BPF_HELPER_MIN_KERNEL_map_lookup_percpu_elem, and
-    arrays for program, map, attach and link types and commands. The Python module (bpf_features.py)
-    stands alone: helper_min_release(195) == "5.19", helper_available(195, "5.15.0-91-generic") is False.
+    KERNEL_VERSION(5, 19, 0), bpf_helper_removed_in[], BPF_HELPER_COUNT,
+    BPF_HELPER_MIN_KERNEL_map_lookup_percpu_elem, and arrays for program, map, attach and link types
+    and commands. The Python module (bpf_features.py) stands alone: helper_min_release(195) == "5.19",
+    available("helper", 195, "5.15.0-91-generic") is False, judged by the same rule as kbgen itself.
 
-    Output is byte-for-byte reproducible and written atomically; files already up to date are left alone.
-    With no options it writes both files for the shipped mainline knowledge base into ./kbgen-tables/.
+    Output is byte-for-byte reproducible and written as a set, atomically; files already up to date are
+    left alone. With no options it writes both files for the mainline tree into ./kbgen-tables/.
     """
     from kb import api
 
@@ -207,23 +223,25 @@ def tables(languages, output, tree, check, db):
         click.echo("tables up to date", err=True)
 
 
-@cli.command(short_help="Show one item: release, commit, names, docs.")
+@cli.command(short_help="Show one item: releases, commit, names, docs.")
 @click.argument("name_or_id")
 @tree_option
+@click.option("--kernel", help="Also say whether this kernel (5.15.0-91-generic) has it.")
 @db_option
 @reports_errors
-def info(name_or_id, tree, db):
+def info(name_or_id, tree, kernel, db):
     """Show what the knowledge base knows of one item.
 
     NAME_OR_ID is a helper id (195), a helper name with or without bpf_ (bpf_map_lookup_percpu_elem), any
-    former name (skb_set_delivery_time), an enumerator (BPF_PROG_TYPE_XDP, XDP) or a kfunc name.
+    former name (skb_set_delivery_time), an enumerator (BPF_PROG_TYPE_XDP, XDP), a kfunc name or a
+    feature slug (isa.jmp32_v3).
     """
-    from kb import api
+    from kb import api, render
 
-    click.echo(api.info(name_or_id, db=db, tree=tree), nl=False)
+    click.echo(render.info(api.info(name_or_id, db=db, tree=tree, kernel=kernel)), nl=False)
 
 
-@cli.command(short_help="List what arrived between two releases.")
+@cli.command(short_help="List what arrived and what was removed between two releases.")
 @click.argument("old")
 @click.argument("new")
 @tree_option
@@ -232,15 +250,15 @@ def info(name_or_id, tree, db):
 @db_option
 @reports_errors
 def diff(old, new, tree, kind, db):
-    """List what arrived after release OLD up to and including release NEW.
+    """List what a kernel NEW has that OLD lacks, and what OLD has that NEW no longer has.
 
     \b
     Example: kbgen diff 5.15 5.19   (everything a 5.19 kernel has that 5.15 lacks)
-    Versions such as 5.15.0-91-generic are accepted.
+    Versions such as 5.15.0-91-generic are accepted, judged in the tree as `kbgen scan` judges them.
     """
-    from kb import api
+    from kb import api, render
 
-    click.echo(api.diff(old, new, db=db, tree=tree, kind=kind), nl=False)
+    click.echo(render.diff(api.diff(old, new, db=db, tree=tree, kind=kind)), nl=False)
 
 
 @cli.command(short_help="Browse and query the knowledge base (Datasette).")
@@ -257,26 +275,23 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
     """Browse and query the knowledge base with Datasette, read-only.
 
     Serves database "kb" with one table per kind (helpers, prog_types, map_types, attach_types,
-    link_types, commands, kfuncs), the raw store tables, full-text search over helper names and
+    link_types, commands, kfuncs, features), the store's tables, full-text search over helper names and
     documentation, and canned queries: what is available on kernel X, what arrived in release X, the
-    minimum kernel for a list of helpers, renamed helpers, and items whose sources disagree.
+    minimum kernel for a list of helpers, renamed helpers, and items whose sources disagree. Canned
+    queries answer from the published tree (--tree).
 
     \b
-    JSON for linters: http://127.0.0.1:8001/kb/helpers.json?_shape=array
+    JSON for linters: http://127.0.0.1:8001/kb/helpers.json?_shape=array&_size=max
     """
-    from kb import serve as serving
-    from kb.paths import user_db
+    from kb import api
 
     if db and not os.path.exists(db):
         click.echo(f"note: {db} does not exist yet; serving the shipped knowledge base only", err=True)
     if save_to:
-        tree_name = serving.build_database(db or user_db(), save_to, tree)
+        tree_name = api.publish(save_to, db=db, tree=tree)
         click.echo(f"wrote {save_to} ({tree_name} tree)", err=True)
         return
-    try:
-        serving.serve(db or user_db(), host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
-    except serving.ServeError as err:
-        raise BadInput(str(err)) from None
+    api.serve(db=db, host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
 
 
 @cli.command(short_help="Check compiled BPF objects against a kernel.")
@@ -293,23 +308,20 @@ def scan(objects, kernel, tree, fmt, output, db):
 
     Finds every helper call, kfunc call and BTF-defined (or legacy) map of every program section,
     names its program and instruction, and gives its first release. OBJECTS are .o files or
-    directories (searched for *.o).
+    directories (searched for *.o). With --tree, the kernel is judged by that tree's releases (a
+    distribution tree, or a probed build, which needs no --kernel).
 
     \b
     Exit status: 0 when everything is available on --kernel (or no --kernel was given: the report
-    then says the minimum kernel each object needs), 1 when something needs a newer kernel or is
-    unknown to the knowledge base, 2 on bad input.
+    then says the minimum kernel each object needs), 1 when something needs a newer kernel, was
+    removed before it, or is unknown to the knowledge base, 2 on bad input.
     """
-    from kb import api
+    from kb import api, scan_report
 
-    text, failed = api.scan(list(objects), kernel=kernel, tree=tree, fmt=fmt, db=db)
-    if output:
-        from kb.atomic import write_atomic
-
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
-    if failed:
+    result = api.scan(list(objects), kernel=kernel, tree=tree, db=db)
+    render = {"text": scan_report.to_text, "json": scan_report.to_json, "sarif": scan_report.to_sarif}[fmt]
+    _write(render(result), output)
+    if result.failed:
         sys.exit(1)
 
 

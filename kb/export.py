@@ -1,49 +1,148 @@
-"""The stable export linters import: one object per item (see README, "Export fields")."""
+"""The stable export linters import: one record per item, its fields and their JSON Schema declared once.
+
+The README's field table and ``kbgen export --schema`` are generated from :data:`FIELDS`, so the three
+cannot drift apart.  :data:`FORMAT_VERSION` changes only when a field is removed, renamed or changes its
+meaning; new fields may appear within a format version (consumers must ignore fields they do not know).
+"""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from dataclasses import dataclass
 
-from kb.queries import ItemRow
+from kb.vocab.facts import Window, windows_text
+from kb.vocab.kinds import ITEM_KINDS
+
+FORMAT_VERSION = 2
+_NULLABLE_STRING = {"type": ["string", "null"]}
+_RELEASE = {"type": ["string", "null"], "pattern": r"^\d+\.\d+"}
+_SHA = {"type": ["string", "null"], "pattern": "^[0-9a-f]{40}$"}
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    schema: dict
+    meaning: str
+
 
 FIELDS = (
-    "kind", "id", "name", "names", "first_release", "first_rc", "commit", "subject", "author", "date",
-    "unreleased", "alt_commit", "note", "source",
+    Field("kind", {"enum": list(ITEM_KINDS)}, "`" + "`, `".join(ITEM_KINDS) + "`"),
+    Field("id", {"type": ["integer", "string"]}, "the enum value (helper id for helpers); a kfunc's name; a "
+          "feature's slug (`isa.jmp32_v3`)"),
+    Field("name", {"type": "string"}, "the name in use today (helpers without `bpf_`, enumerators in full: "
+          "`BPF_PROG_TYPE_XDP`)"),
+    Field("names", {"type": "array", "items": {"type": "string"}}, "every name the item carried, oldest first "
+          "(renames, then later aliases such as `BPF_PROG_RUN`)"),
+    Field("first_release", _RELEASE, "first release that has it, a string such as `\"5.19\"`; `null` when none is "
+          "known"),
+    Field("removed_in", _RELEASE, "first release without it after its last window; `null` while it is there"),
+    Field("windows", {"type": "array", "items": {"type": "object", "properties": {
+        "since": _RELEASE, "until": _RELEASE}, "required": ["since", "until"], "additionalProperties": False}},
+          "every `[since, until)` run of releases that has it (`until` `null`: still there); two windows for an "
+          "item that was removed and came back"),
+    Field("first_rc", _NULLABLE_STRING, "first `-rc` tag that has it, when collected with `--rc`"),
+    Field("commit", _SHA, "full sha of the commit that added it"),
+    Field("subject", _NULLABLE_STRING, "subject of that commit, where mined from git"),
+    Field("author", _NULLABLE_STRING, "author of that commit, where mined from git"),
+    Field("date", _NULLABLE_STRING, "author date of that commit, where mined from git"),
+    Field("unreleased", {"type": "boolean"}, "`true` when the newest revision has it but no release does (mined "
+          "trees only)"),
+    Field("gpl_only", {"type": ["boolean", "null"]}, "helpers: `true` when the verifier refuses it to programs "
+          "without a GPL-compatible license; `null` where not known or not a helper"),
+    Field("signature", _NULLABLE_STRING, "kfuncs: the prototype, where a source renders it (a probed build's BTF)"),
+    Field("title", _NULLABLE_STRING, "features: what the feature is"),
+    Field("detect", _NULLABLE_STRING, "features: how a compiled object shows the need"),
+    Field("libbpf", _NULLABLE_STRING, "features: how libbpf treats an older kernel: `required`, "
+          "`sanitized:libbpf vX.Y` (rewritten or dropped from that libbpf release), `optional`, `libbpf-only`"),
+    Field("alt_commit", _SHA, "the commit another reference gives, where the references disagree"),
+    Field("note", _NULLABLE_STRING, "how a reference fact was established or reconciled"),
+    Field("source", {"type": "string"}, "where the fact comes from: `git:REPO:PATH`, `reference:NAME`, "
+          "`header:...`, `btf:...`, `live:...`"),
 )
+FIELD_NAMES = tuple(f.name for f in FIELDS)
+ENVELOPE = {
+    "format_version": ({"const": FORMAT_VERSION}, "the export format's version (see below)"),
+    "tree": ({"type": "string"}, "the tree exported"),
+    "data_version": ({"type": "string"}, "what the facts were read from: the shipped data version, mined revisions"),
+    "items": ({"type": "array", "items": {"$ref": "#/$defs/item"}}, "one record per item, by kind then id"),
+}
 
 
-def record(item: ItemRow) -> dict:
+def record(item) -> dict:
+    """The export record of a queries.ItemRow."""
     return {
         "kind": item.kind,
         "id": item.value,
         "name": item.name,
-        "names": item.names,
+        "names": list(item.names),
         "first_release": item.first_release,
+        "removed_in": item.removed_in,
+        "windows": [{"since": w.since, "until": w.until} for w in item.windows],
         "first_rc": item.first_rc,
         "commit": item.commit,
         "subject": item.subject,
         "author": item.author,
         "date": item.date,
         "unreleased": item.unreleased,
+        "gpl_only": item.gpl_only,
+        "signature": item.signature,
+        "title": item.title,
+        "detect": item.detect,
+        "libbpf": item.libbpf,
         "alt_commit": item.alt_commit,
         "note": item.note,
         "source": item.source,
     }
 
 
-def to_json(items: list[ItemRow]) -> str:
-    return json.dumps([record(i) for i in items], indent=2, ensure_ascii=False) + "\n"
+def schema() -> dict:
+    """JSON Schema (2020-12) of ``kbgen export --format json``."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://kbgen.invalid/export-v{FORMAT_VERSION}.schema.json",
+        "title": "kbgen export",
+        "type": "object",
+        "required": list(ENVELOPE),
+        "properties": {name: dict(spec, description=meaning) for name, (spec, meaning) in ENVELOPE.items()},
+        "$defs": {"item": {
+            "type": "object",
+            "required": list(FIELD_NAMES),
+            "properties": {f.name: dict(f.schema, description=_plain(f.meaning)) for f in FIELDS},
+        }},
+    }
 
 
-def to_csv(items: list[ItemRow]) -> str:
+def _plain(text: str) -> str:
+    return text.replace("`", "")
+
+
+def to_json(export) -> str:
+    document = {"format_version": FORMAT_VERSION, "tree": export.tree, "data_version": export.data_version,
+                "items": export.records}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def to_csv(export) -> str:
+    """CSV with the same columns: names joined by ``|``, windows as ``6.17..6.18,7.0..``, booleans 0/1."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FIELDS)
-    for item in items:
-        row = record(item)
+    writer.writerow(FIELD_NAMES)
+    for row in export.records:
+        row = dict(row)
         row["names"] = "|".join(row["names"])
-        row["unreleased"] = int(row["unreleased"])
-        writer.writerow(["" if row[f] is None else row[f] for f in FIELDS])
+        row["windows"] = windows_text([Window(w["since"], w["until"]) for w in row["windows"]])
+        for flag in ("unreleased", "gpl_only"):
+            if row[flag] is not None:
+                row[flag] = int(row[flag])
+        writer.writerow(["" if row[f] is None else row[f] for f in FIELD_NAMES])
     return out.getvalue()
+
+
+def markdown_table() -> str:
+    """The README's table of export fields."""
+    lines = ["| field | meaning |", "| --- | --- |"]
+    lines += [f"| `{f.name}` | {f.meaning} |" for f in FIELDS]
+    return "\n".join(lines) + "\n"

@@ -1,9 +1,8 @@
-"""The knowledge base reading commands see: the shipped mainline facts and the user's trees, together.
+"""The knowledge base reading commands see: the shipped facts and the user's trees, merged.
 
-Built in memory: the shipped text is loaded, the user's database is attached read-only and its trees
-copied in; the result is cached between runs (see :func:`open_kb`).  A ``mainline`` tree mined from a real kernel repository
-supersedes the shipped facts item by item, and every difference between the two is recorded in
-``disagreements`` rather than overwritten silently.
+Built in memory: the shipped text is loaded, the user's database is read, the facts of every tree are
+reconciled (kb.merge) and written in the merged shape.  The result is cached between runs (see
+:func:`open_kb`); a damaged cache is noticed, removed and rebuilt.
 """
 
 from __future__ import annotations
@@ -12,14 +11,13 @@ import hashlib
 import os
 import sqlite3
 
-from kb import __version__, shipped, store
-from kb.schema import SCHEMA_VERSION, TREE_TABLES
+from kb import __version__, merge, shipped, store
+from kb.schema import SCHEMA_VERSION
+from kb.vocab.errors import KbgenError
+from kb.vocab.warnings import warn
 
-_MERGE_NOTE = "a mined fact supersedes the shipped reference fact"
-
-
-def _columns(conn: sqlite3.Connection, table: str) -> str:
-    return ", ".join(f'"{row[1]}"' for row in conn.execute(f"PRAGMA main.table_info({table})"))
+_CACHE_MAGIC = b"kbgen-cache-2\n"
+_DIGEST = 32
 
 
 def _cache_path(user_db: str | None) -> str:
@@ -38,34 +36,50 @@ def _cache_key(user_db: str | None) -> str:
 
 
 def _from_cache(path: str, key: str) -> sqlite3.Connection | None:
+    """The cached knowledge base, if it is whole and current; a damaged one is removed with a warning."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
-        conn = sqlite3.connect(":memory:", isolation_level=None)
-        conn.deserialize(data)
-        row = conn.execute("SELECT value FROM kb_meta WHERE key = 'cache_key'").fetchone()
-    except (OSError, sqlite3.Error, AttributeError):
+    except OSError:
+        return None
+    payload = data[len(_CACHE_MAGIC) + _DIGEST:]
+    whole = data.startswith(_CACHE_MAGIC) and hashlib.sha256(payload).digest() == data[len(_CACHE_MAGIC):][:_DIGEST]
+    conn = None
+    if whole:
+        try:
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            conn.deserialize(payload)
+            row = conn.execute("SELECT value FROM kb_meta WHERE key = 'cache_key'").fetchone()
+        except sqlite3.Error:
+            whole = False
+    if not whole:
+        warn(f"the cache {path} was damaged; removed it and rebuilt the knowledge base")
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
         return None
     return conn if row and row[0] == key else None
 
 
 def _to_cache(conn: sqlite3.Connection, path: str, key: str) -> None:
-    from kb.atomic import OutputError, write_atomic
+    from kb.atomic import write_atomic
 
     conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('cache_key', ?)", (key,))
+    payload = conn.serialize()
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        write_atomic(path, conn.serialize())
-    except (OSError, OutputError, AttributeError):
-        pass  # a cache that cannot be written is only slower
+        write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
+    except (OSError, KbgenError):
+        pass  # a cache that cannot be written only makes the next run slower
 
 
 def open_kb(user_db: str | None = None) -> sqlite3.Connection:
-    """An in-memory knowledge base: the shipped mainline tree plus every tree of *user_db*.
+    """An in-memory knowledge base: the shipped facts plus every tree of *user_db*, merged.
 
-    Building it takes ~50 ms, a third of a `kbgen tables` run, so the result is cached (serialized, in
-    $XDG_CACHE_HOME/kbgen) under a key naming everything it was built from: the kbgen and schema versions,
-    the shipped data's content digest and the user database's size and modification time.
+    Building it costs a good part of a `kbgen tables` run, so the result is cached (serialized, with a
+    digest, in $XDG_CACHE_HOME/kbgen) under a key naming everything it was built from: the kbgen and
+    schema versions, the shipped data's content digest and the user database's size and modification time.
     """
     if user_db and os.path.exists(user_db):
         store.connect(user_db, readonly=True).close()  # says clearly what is wrong with a bad file
@@ -75,91 +89,40 @@ def open_kb(user_db: str | None = None) -> sqlite3.Connection:
         conn = _from_cache(cache, key)
         if conn is not None:
             return conn
-    conn = _build(user_db)
+    conn = build(user_db)
     if cache:
         _to_cache(conn, cache, key)
     return conn
 
 
-def _build(user_db: str | None) -> sqlite3.Connection:
-    conn = store.memory()
-    tree = shipped.load()
-    store.write_tree(conn, tree)
-    # load() already digested the data files: its fingerprint is the data version.
-    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (tree.fingerprint,))
+def build(user_db: str | None) -> sqlite3.Connection:
+    conn = store.memory(facts=False)
+    all_facts = list(shipped.load_all())
+    data_version = all_facts[0].fingerprint
     if user_db and os.path.exists(user_db):
+        user = store.connect(user_db, readonly=True)
         try:
-            conn.execute("ATTACH DATABASE ? AS user", (f"file:{user_db}?mode=ro",))
-        except sqlite3.Error as err:
-            raise store.StoreError(f"{user_db}: cannot open ({err})") from None
-        try:
-            _copy_user_trees(conn)
+            all_facts += store.read_facts(user)
         except sqlite3.DatabaseError as err:
             raise store.StoreError(f"{user_db}: cannot read ({err})") from None
         finally:
-            conn.execute("DETACH DATABASE user")
+            user.close()
+    write_merged(conn, merge.merge(all_facts))
+    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (data_version,))
     return conn
 
 
-def _copy_user_trees(conn: sqlite3.Connection) -> None:
-    have_user = {row[0] for row in conn.execute("SELECT name FROM user.sqlite_master WHERE type = 'table'")}
-    if "trees" not in have_user:
-        return
-    shipped_trees = {row[0] for row in conn.execute("SELECT name FROM main.trees")}
-    conn.execute(f"INSERT OR IGNORE INTO main.sources SELECT {_columns(conn, 'sources')} FROM user.sources")
-    for (tree,) in conn.execute("SELECT name FROM user.trees ORDER BY name").fetchall():
-        if tree in shipped_trees:
-            _supersede(conn, tree)
-        else:
-            _copy_tree(conn, tree)
-
-
-def _copy_rows(conn: sqlite3.Connection, table: str, tree: str) -> None:
-    cols = _columns(conn, table)
-    key = "name" if table == "trees" else "tree"
-    conn.execute(f"INSERT INTO main.{table} ({cols}) SELECT {cols} FROM user.{table} WHERE {key} = ?", (tree,))
-
-
-def _copy_tree(conn: sqlite3.Connection, tree: str) -> None:
-    for table in ("trees", *TREE_TABLES):
-        _copy_rows(conn, table, tree)
-
-
-def _supersede(conn: sqlite3.Connection, tree: str) -> None:
-    """Mined facts of *tree* replace the shipped ones item by item; differences become disagreements."""
-    for field in ("first_release", "introduced_by"):
+def write_merged(conn: sqlite3.Connection, trees: list[merge.MergedTree]) -> None:
+    for tree in trees:
+        top = tree.parts[0]
         conn.execute(
-            f"""INSERT INTO main.disagreements (tree, kind, value, field, used, used_source, other, other_source, note)
-            SELECT u.tree, u.kind, u.value, ?, u.{field}, u.source, s.{field}, s.source, ?
-            FROM user.items u JOIN main.items s ON s.tree = u.tree AND s.kind = u.kind AND s.value = u.value
-            WHERE u.tree = ? AND s.{field} IS NOT NULL AND u.{field} IS NOT s.{field}""",
-            (field, _MERGE_NOTE, tree),
+            "INSERT INTO trees (name, kind, scheme, description, repo, path, tag_pattern) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tree.name, tree.kind, tree.scheme, top.source.description, top.source.repo, top.source.path,
+             top.tag_pattern),
         )
-    mined = "(SELECT kind, value FROM user.items WHERE tree = :tree)"
-    # Names are a union: every name the id carried, whichever source saw it.
-    conn.execute(
-        f"""DELETE FROM main.item_names WHERE tree = :tree AND (kind, value) IN {mined}
-        AND name IN (SELECT name FROM user.item_names u WHERE u.tree = :tree
-                     AND u.kind = main.item_names.kind AND u.value = main.item_names.value)""",
-        {"tree": tree},
-    )
-    # Names only the shipped facts know go after the mined ones.
-    conn.execute(
-        f"UPDATE main.item_names SET position = position + 1000 WHERE tree = :tree AND (kind, value) IN {mined}",
-        {"tree": tree},
-    )
-    conn.execute(f"DELETE FROM main.items WHERE tree = :tree AND (kind, value) IN {mined}", {"tree": tree})
-    conn.execute(
-        "DELETE FROM main.helper_docs WHERE tree = :tree AND value IN"
-        " (SELECT value FROM user.helper_docs WHERE tree = :tree)",
-        {"tree": tree},
-    )
-    conn.execute("DELETE FROM main.releases WHERE tree = ?", (tree,))
-    shipped_source = conn.execute("SELECT source FROM main.trees WHERE name = ?", (tree,)).fetchone()[0]
-    conn.execute("DELETE FROM main.trees WHERE name = ?", (tree,))
-    for table in ("trees", *TREE_TABLES):
-        _copy_rows(conn, table, tree)
-    conn.execute(
-        "UPDATE main.trees SET description = description || ?, kind = kind || '+reference' WHERE name = ?",
-        (f"; items it does not cover come from the shipped {shipped_source}", tree),
-    )
+        for part in tree.parts:
+            for table, rows in store.fact_rows(part, item_sources=True).items():
+                if table == "sources":
+                    conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?, ?, ?, ?, ?)", rows)
+                else:
+                    store.insert(conn, table, rows)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from kb import queries
-from kb.versions import Version
+from kb import availability, queries
+from kb.vocab import rules
 
 OK = "ok"
 TOO_NEW = "too_new"  # first release is newer than the target kernel
+REMOVED = "removed"  # the target kernel no longer has it
 UNKNOWN = "unknown"  # not in the knowledge base at all (a helper id newer than it, a kfunc it does not list)
 RELEASE_UNKNOWN = "release_unknown"  # in the knowledge base, but no release is known to have it
+FAILING = (TOO_NEW, REMOVED, UNKNOWN)
 
 
 @dataclass
@@ -32,6 +34,7 @@ class Finding:
     file_offset: int
     map: str | None = None  # the map variable, for map_type findings
     source: object | None = None  # collectors.bpf.elfobject.SourceLine, where the object has line info
+    removed_in: str | None = None
 
 
 @dataclass
@@ -45,7 +48,7 @@ class ObjectReport:
         known = [f for f in self.findings if f.first_release]
         if not known:
             return None
-        return max(known, key=lambda f: Version.parse(f.first_release)).first_release
+        return max(known, key=lambda f: rules.kernel_key(f.first_release)).first_release
 
     @property
     def forced_by(self) -> list[Finding]:
@@ -62,7 +65,7 @@ class ScanResult:
 
     @property
     def failed(self) -> bool:
-        return any(f.status in (TOO_NEW, UNKNOWN) for o in self.objects for f in o.findings) if self.kernel else False
+        return any(f.status in FAILING for o in self.objects for f in o.findings) if self.kernel else False
 
 
 def object_paths(paths: list[str]) -> list[str]:
@@ -78,44 +81,51 @@ def object_paths(paths: list[str]) -> list[str]:
     return found
 
 
+_STATUS = {availability.AVAILABLE: OK, availability.NOT_YET: TOO_NEW, availability.REMOVED: REMOVED,
+           availability.RELEASE_UNKNOWN: RELEASE_UNKNOWN, availability.UNRELEASED: RELEASE_UNKNOWN}
+
+
 class _Lookup:
     def __init__(self, conn, tree: str):
-        rows = queries.items(conn, tree)
-        self.by_kind = {}
-        for row in rows:
+        self.by_kind: dict[str, dict] = {}
+        for row in queries.items(conn, tree):
             self.by_kind.setdefault(row.kind, {})[row.value] = row
 
-    def judge(self, kind: str, key, target: Version | None) -> tuple[str | None, str | None, str]:
-        """(name, first release, status) of an item an object uses."""
+    def judge(self, kind: str, key, where: availability.Target | None) -> tuple:
+        """(name, first release, status, removed in) of an item an object uses."""
         item = self.by_kind.get(kind, {}).get(key)
         if item is None:
-            return None, None, UNKNOWN
+            return None, None, UNKNOWN, None
         if item.first_release is None:
-            return item.name, None, RELEASE_UNKNOWN
-        if target is not None and Version.parse(item.first_release) > target:
-            return item.name, item.first_release, TOO_NEW
-        return item.name, item.first_release, OK
+            return item.name, None, RELEASE_UNKNOWN, None
+        if where is None:
+            return item.name, item.first_release, OK, item.removed_in
+        verdict = availability.judge(item, where)
+        return item.name, item.first_release, _STATUS[verdict.status], verdict.removed_in
 
 
 def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None = None) -> ScanResult:
     from collectors.bpf.elfobject import read_object
 
-    target = Version.parse(kernel).release if kernel else None
     name = queries.resolve_tree(conn, tree)
+    where = availability.target(conn, name, kernel) if kernel or queries.tree_info(conn, name).scheme == "build" \
+        else None
     lookup = _Lookup(conn, name)
     reports = []
     for path in object_paths(paths):
         obj = read_object(path)
         report = ObjectReport(path, programs=[(section, symbol) for section, symbol, _off in obj.programs])
         for call in obj.calls:
+            found = lookup.judge(call.kind, call.target, where)
             report.findings.append(Finding(
-                call.kind, call.target, *lookup.judge(call.kind, call.target, target),
-                call.section, call.program, call.index, call.offset, call.file_offset, source=call.source,
+                call.kind, call.target, *found[:3], call.section, call.program, call.index, call.offset,
+                call.file_offset, source=call.source, removed_in=found[3],
             ))
         for definition in obj.maps:
+            found = lookup.judge("map_type", definition.map_type, where)
             report.findings.append(Finding(
-                "map_type", definition.map_type, *lookup.judge("map_type", definition.map_type, target),
-                definition.section, None, None, None, definition.file_offset, map=definition.name,
+                "map_type", definition.map_type, *found[:3], definition.section, None, None, None,
+                definition.file_offset, map=definition.name, removed_in=found[3],
             ))
         reports.append(report)
-    return ScanResult(name, queries.tree_version(conn, name), kernel, reports)
+    return ScanResult(name, queries.tree_version(conn, name), where.label if where else None, reports)

@@ -7,12 +7,13 @@ import json
 import os
 
 from kb import __version__
-from kb.scan import OK, RELEASE_UNKNOWN, TOO_NEW, UNKNOWN, Finding, ScanResult
+from kb.scan import FAILING, OK, RELEASE_UNKNOWN, REMOVED, TOO_NEW, UNKNOWN, Finding, ScanResult
 from kb.textable import render_table
 
 _STATUS_TEXT = {
     OK: "",
     TOO_NEW: "NEEDS A NEWER KERNEL",
+    REMOVED: "REMOVED from the target",
     UNKNOWN: "UNKNOWN (newer than the knowledge base?)",
     RELEASE_UNKNOWN: "first release not known",
 }
@@ -42,7 +43,7 @@ def to_text(result: ScanResult) -> str:
         forcing = ", ".join(sorted({_what(f) for f in report.forced_by}))
         head = f"{report.path}: {needs}" + (f" ({forcing})" if forcing else "")
         if result.kernel:
-            problems = sum(1 for f in report.findings if f.status in (TOO_NEW, UNKNOWN))
+            problems = sum(1 for f in report.findings if f.status in FAILING)
             head += f"; {problems} problem(s) on {result.kernel}" if problems else f"; fine on {result.kernel}"
         out.append(head)
         rows = [
@@ -61,6 +62,7 @@ def _finding_record(f: Finding) -> dict:
         "id": f.id,
         "name": f.name,
         "first_release": f.first_release,
+        "removed_in": f.removed_in,
         "status": f.status,
         "section": f.section,
         "program": f.program,
@@ -111,11 +113,16 @@ RULES = [
     ("KBG007", "first-release-unknown", "An item whose first release is not known",
      "The knowledge base has the item but no release for it, so availability on the target cannot be checked.",
      "note"),
+    ("KBG008", "removed-from-target", "An item the target kernel no longer has",
+     "The item was removed before the target kernel (a kfunc renamed or dropped): loading will fail there.",
+     "error"),
 ]
 _RULE_INDEX = {rule[0]: n for n, rule in enumerate(RULES)}
 
 
 def _rule_for(f: Finding, kernel: str | None) -> str | None:
+    if f.status == REMOVED and kernel:
+        return "KBG008"
     if f.status == TOO_NEW and kernel:
         return {"helper": "KBG001", "kfunc": "KBG002", "map_type": "KBG003"}[f.kind]
     if f.status == UNKNOWN:
@@ -130,6 +137,8 @@ def _message(f: Finding, kernel: str | None) -> str:
     where = f"in section {f.section}" + (f", program {f.program}, instruction {f.insn}" if f.insn is not None else "")
     if f.status == TOO_NEW:
         return f"{what} ({where}) first appeared in Linux {f.first_release}; the target is {kernel}."
+    if f.status == REMOVED:
+        return f"{what} ({where}) was removed in Linux {f.removed_in}; the target is {kernel}."
     if f.status == UNKNOWN:
         return f"{what} ({where}) is not in the knowledge base."
     return f"{what} ({where}) has no known first release."

@@ -1,113 +1,182 @@
-"""The store's tables, declared in one place.
+"""The store's tables, declared in one place, in two shapes.
 
-Designed to be browsed as it is in Datasette: plain names, one row per fact, foreign keys that Datasette
-turns into links, and sort keys beside version strings so that 5.10 sorts after 5.9.
+*Facts* (a user's database): every row carries the source it came from, and a tree holds the facts of
+several sources side by side, replaced per (tree, source).  *Merged* (what reading commands and
+Datasette see): the same tables with one row per item of a tree, reconciled from its sources by
+:mod:`kb.merge`; the source each row was taken from stays in its ``source`` column.  Version columns
+have a ``*_key`` twin (:func:`kb.vocab.rules.key_text`) so that 5.10 sorts after 5.9.
 """
 
-SCHEMA_VERSION = 1
+from __future__ import annotations
 
-TABLES = """
-CREATE TABLE IF NOT EXISTS kb_meta (
-    key TEXT PRIMARY KEY,
-    value TEXT
-);
-CREATE TABLE IF NOT EXISTS sources (
-    id TEXT PRIMARY KEY,            -- "git:linux@0123456789ab:include/uapi/linux/bpf.h", "reference:mainline-helpers.tsv"
-    kind TEXT NOT NULL,             -- git, reference, header, build
-    description TEXT,
-    repo TEXT,
-    path TEXT,
-    revision TEXT                   -- commit or tag the facts were read at
-);
-CREATE TABLE IF NOT EXISTS trees (
-    name TEXT PRIMARY KEY,          -- mainline, stable-6.1, rhel-9, libbpf, ...
-    kind TEXT NOT NULL,             -- git, reference, build
-    description TEXT,
-    repo TEXT,
-    path TEXT,
-    tag_pattern TEXT,
-    head_commit TEXT,
-    fingerprint TEXT,               -- what the last collect depended on; equal means nothing new
-    source TEXT REFERENCES sources(id)
-);
-CREATE TABLE IF NOT EXISTS releases (
-    tree TEXT NOT NULL REFERENCES trees(name),
-    version TEXT NOT NULL,
-    sort_key INTEGER NOT NULL,
-    tag TEXT,
-    "commit" TEXT,
-    date TEXT,
-    has_header INTEGER NOT NULL DEFAULT 1,
-    PRIMARY KEY (tree, version)
-);
-CREATE TABLE IF NOT EXISTS items (
-    tree TEXT NOT NULL REFERENCES trees(name),
-    kind TEXT NOT NULL,             -- helper, prog_type, map_type, attach_type, link_type, cmd, kfunc
-    value,                          -- the enum value (integer); a kfunc's name
-    name TEXT NOT NULL,             -- the name in use today
-    first_release TEXT,             -- NULL: in no release yet, or not known
-    first_release_key INTEGER,
-    first_rc TEXT,
-    introduced_by TEXT,             -- full sha of the commit that added it
-    subject TEXT,
-    author TEXT,
-    date TEXT,
-    alt_commit TEXT,                -- the commit another reference gives, where they disagree
-    note TEXT,
-    present_at_head INTEGER NOT NULL DEFAULT 1,
-    source TEXT REFERENCES sources(id),
-    PRIMARY KEY (tree, kind, value)
-);
-CREATE TABLE IF NOT EXISTS item_names (
-    tree TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    value,
-    name TEXT NOT NULL,
-    position INTEGER NOT NULL,      -- 0 for the first name the item had, then in the order they appeared
-    first_seen_commit TEXT,
-    first_release TEXT,
-    is_alias INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (tree, kind, value, name),
-    FOREIGN KEY (tree, kind, value) REFERENCES items(tree, kind, value)
-);
-CREATE TABLE IF NOT EXISTS presence (
-    tree TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    value,
-    release TEXT NOT NULL,
-    PRIMARY KEY (tree, kind, value, release),
-    FOREIGN KEY (tree, kind, value) REFERENCES items(tree, kind, value),
-    FOREIGN KEY (tree, release) REFERENCES releases(tree, version)
-);
-CREATE TABLE IF NOT EXISTS helper_docs (
-    tree TEXT NOT NULL,
-    value INTEGER NOT NULL,
-    variant INTEGER NOT NULL DEFAULT 0,
-    name TEXT NOT NULL,
-    signature TEXT,
-    description TEXT,
-    returns TEXT,
-    attributes TEXT,
-    source TEXT REFERENCES sources(id),
-    PRIMARY KEY (tree, value, variant)
-);
-CREATE TABLE IF NOT EXISTS disagreements (
-    tree TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    value,
-    field TEXT NOT NULL,            -- first_release or introduced_by
-    used TEXT,                      -- the value the tables use
-    used_source TEXT,
-    other TEXT,
-    other_source TEXT,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS items_by_name ON items(name);
-CREATE INDEX IF NOT EXISTS items_by_release ON items(tree, kind, first_release_key);
-CREATE INDEX IF NOT EXISTS item_names_by_name ON item_names(name);
-CREATE INDEX IF NOT EXISTS presence_by_release ON presence(tree, release);
-CREATE INDEX IF NOT EXISTS disagreements_by_item ON disagreements(tree, kind, value);
-"""
+from dataclasses import dataclass
 
-# Tables whose rows belong to one tree; re-collecting a tree replaces exactly these rows.
-TREE_TABLES = ("disagreements", "helper_docs", "presence", "item_names", "items", "releases")
+SCHEMA_VERSION = 2
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[str, ...]  # "name TYPE ..." column definitions
+    key: tuple[str, ...]  # primary key of the merged shape; the facts shape adds source after tree
+    per_source: bool = True  # rows belong to one (tree, source)
+
+    def create(self, facts: bool) -> str:
+        key = self.key
+        if facts and self.per_source and key and "source" not in key:
+            key = (key[0], "source", *key[1:])
+        body = ",\n    ".join(self.columns + ((f"PRIMARY KEY ({', '.join(key)})",) if key else ()))
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n    {body}\n);"
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.split()[0].strip('"') for c in self.columns)
+
+
+TABLES = (
+    Table("kb_meta", ("key TEXT", "value TEXT"), ("key",), per_source=False),
+    Table("sources", (
+        "id TEXT NOT NULL",  # git:linux@0123456789ab:include/uapi/linux/bpf.h, reference:bcc, btf:...
+        "kind TEXT NOT NULL",  # git, reference, header, curated, btf, live
+        "description TEXT",
+        "repo TEXT",
+        "path TEXT",
+        "revision TEXT",
+    ), ("id",), per_source=False),
+    Table("trees", (
+        "name TEXT NOT NULL",  # mainline, stable-6.1, ubuntu-jammy, libbpf, a probed build
+        "kind TEXT NOT NULL",  # git, reference, build
+        "scheme TEXT",  # release scheme: mainline, ubuntu, rhel, debian, suffixed, pattern, build
+        "description TEXT",
+        "repo TEXT",
+        "path TEXT",
+        "tag_pattern TEXT",
+    ), ("name",), per_source=False),
+    Table("collections", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "collector TEXT NOT NULL",
+        "tree_kind TEXT NOT NULL",
+        "fingerprint TEXT",  # what the run depended on; equal means nothing new
+        "head_commit TEXT",
+        "tag_pattern TEXT",
+        "qualifier TEXT",  # how to read its relations: as documented, probed
+        "items INTEGER",
+        "warnings TEXT",
+    ), ("tree", "source")),
+    Table("releases", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "version TEXT NOT NULL",
+        "sort_key TEXT NOT NULL",
+        "base TEXT",  # the mainline release it is based on
+        "tag TEXT",
+        '"commit" TEXT',
+        "date TEXT",
+        "has_header INTEGER NOT NULL DEFAULT 1",
+        "uname TEXT",  # the kernel release string its builds report, where the tree says
+    ), ("tree", "version")),
+    Table("items", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "kind TEXT NOT NULL",  # helper, prog_type, map_type, attach_type, link_type, cmd, kfunc, feature
+        "value INTEGER NOT NULL",  # the enum value; a kfunc's or feature's name (INTEGER affinity: '44' finds 44)
+        "name TEXT NOT NULL",
+        "first_release TEXT",  # start of the first window; NULL: in no release yet, or not known
+        "first_release_key TEXT",
+        "removed_in TEXT",  # end of the last window, if closed
+        "removed_in_key TEXT",
+        "first_rc TEXT",
+        "introduced_by TEXT",
+        "subject TEXT",
+        "author TEXT",
+        "date TEXT",
+        "alt_commit TEXT",
+        "note TEXT",
+        "unreleased INTEGER NOT NULL DEFAULT 0",
+        "gpl_only INTEGER",
+        "signature TEXT",
+        "title TEXT",
+        "detect TEXT",
+        "libbpf TEXT",
+    ), ("tree", "kind", "value")),
+    Table("item_names", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "kind TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "name TEXT NOT NULL",
+        "position INTEGER NOT NULL",  # 0 for the first name the item had, then in the order they appeared
+        "first_seen_commit TEXT",
+        "first_release TEXT",
+        "is_alias INTEGER NOT NULL DEFAULT 0",
+    ), ("tree", "kind", "value", "name")),
+    Table("windows", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "kind TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "position INTEGER NOT NULL",
+        "since TEXT",
+        "since_key TEXT",
+        "until TEXT",  # first release without it; NULL: still there
+        "until_key TEXT",
+    ), ("tree", "kind", "value", "position")),
+    Table("presence", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "kind TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "release TEXT NOT NULL",
+    ), ("tree", "kind", "value", "release")),
+    Table("helper_docs", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "variant INTEGER NOT NULL DEFAULT 0",
+        "name TEXT NOT NULL",
+        "signature TEXT",
+        "description TEXT",
+        "returns TEXT",
+        "attributes TEXT",
+    ), ("tree", "value", "variant")),
+    Table("relations", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "kind TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "relation TEXT NOT NULL",  # callable_from, works_with, loads_as, expects_attach
+        "other_kind TEXT NOT NULL",
+        "other_value INTEGER NOT NULL",
+        "qualifier TEXT",  # as documented (mainline references), probed (a live build)
+    ), ("tree", "source", "kind", "value", "relation", "other_kind", "other_value")),
+    Table("disagreements", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",  # the facts that recorded it
+        "kind TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "field TEXT NOT NULL",  # first_release, introduced_by, removed_in
+        "used TEXT",  # the value the tables use
+        "used_source TEXT",
+        "other TEXT",
+        "other_source TEXT",
+        "note TEXT",
+    ), ()),
+)
+BY_NAME = {t.name: t for t in TABLES}
+
+# Tables whose rows belong to one (tree, source); re-collecting replaces exactly these rows.
+FACT_TABLES = tuple(t.name for t in TABLES if t.per_source)
+
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS items_by_name ON items(name)",
+    "CREATE INDEX IF NOT EXISTS items_by_release ON items(tree, kind, first_release_key)",
+    "CREATE INDEX IF NOT EXISTS item_names_by_name ON item_names(name)",
+    "CREATE INDEX IF NOT EXISTS presence_by_release ON presence(tree, release)",
+    "CREATE INDEX IF NOT EXISTS disagreements_by_item ON disagreements(tree, kind, value)",
+    "CREATE INDEX IF NOT EXISTS relations_by_item ON relations(tree, kind, value)",
+)
+
+
+def statements(*, facts: bool) -> list[str]:
+    return [t.create(facts) for t in TABLES] + list(INDEXES)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
+import signal
 import socket
 import tempfile
+from collections.abc import Callable
 
-from kb.atomic import OutputError
+from kb.vocab.errors import KbgenError
 
 
-class ServeError(Exception):
+class ServeError(KbgenError):
     pass
 
 
@@ -45,16 +48,6 @@ def check_port(host: str, port: int) -> None:
             raise ServeError(f"cannot listen on {host}:{port} ({err.strerror})") from None
 
 
-def build_database(user_db: str | None, path: str, tree: str | None = None) -> str:
-    from kb import publish
-    from kb.kbase import open_kb
-
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OutputError(f"{path}: no such directory {directory}")
-    return publish.build(open_kb(user_db), path, tree)
-
-
 def datasette_args(db_path: str, host: str, port: int, time_limit_ms: int) -> list[str]:
     return [
         "serve",
@@ -69,11 +62,28 @@ def datasette_args(db_path: str, host: str, port: int, time_limit_ms: int) -> li
     ]
 
 
-def serve(user_db: str | None, *, host: str, port: int, tree: str | None, time_limit_ms: int) -> None:
+def serve(publish: Callable[[str], str], *, host: str, port: int, time_limit_ms: int) -> None:
+    """Build the database with *publish* into a private directory, serve it, and remove the directory when
+    the server stops, however it stops (Ctrl-C, SIGTERM)."""
     check_port(host, port)
     from datasette.cli import cli as datasette_cli
 
-    with tempfile.TemporaryDirectory(prefix="kbgen-serve-") as tmp:
+    tmp = tempfile.mkdtemp(prefix="kbgen-serve-")
+    previous = {}
+
+    def stop(signum, _frame):
+        shutil.rmtree(tmp, ignore_errors=True)
+        signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+        os.kill(os.getpid(), signum)
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        previous[signum] = signal.signal(signum, stop)
+    try:
         path = os.path.join(tmp, "kb.db")  # the file name makes the database name: /kb/...
-        build_database(user_db, path, tree)
-        datasette_cli.main(datasette_args(path, host, port, time_limit_ms), prog_name="datasette")
+        publish(path)
+        datasette_cli.main(datasette_args(path, host, port, time_limit_ms), prog_name="datasette",
+                           standalone_mode=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

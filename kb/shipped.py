@@ -1,8 +1,8 @@
 """The shipped knowledge base: reviewable text files in ``data/`` (installed as ``kb.data``).
 
 One row per fact, tab-separated, sorted, with the source of every row; helper documentation as one JSON
-object per line.  :func:`dump` writes them (from any collected tree), :func:`load` reads them back into the
-same facts, so the store built from them is the same on every machine.
+object per line.  :func:`dump` writes them from facts, :func:`load` reads them back into the same facts,
+so the store built from them is the same on every machine.
 """
 
 from __future__ import annotations
@@ -12,31 +12,40 @@ import json
 import os
 from pathlib import Path
 
-from collectors.facts import CollectedTree, HelperDocFact, Item, ItemName
-from kb.atomic import write_atomic
+from kb.atomic import write_all_atomic
+from kb.vocab.errors import KbgenError
+from kb.vocab.facts import Disagreement, Facts, HelperDoc, Item, ItemName, Relation, Source, Window, windows_text
+from kb.vocab.kinds import FEATURE, MAINLINE, TREE_REFERENCE, value_of
+from kb.vocab.releases import MAINLINE_SCHEME
 
-SHIPPED_TREE = "mainline"
+QUALIFIER = "as documented"  # the shipped relations describe the newest documented kernel, not every release
 FILES = {
     "sources": ("id", "kind", "description"),
-    "items": ("kind", "value", "name", "first_release", "commit", "alt_commit", "source", "note"),
+    "items": ("kind", "value", "name", "first_release", "windows", "commit", "alt_commit", "gpl_only", "source",
+              "note"),
+    "features": ("id", "title", "detect", "libbpf"),
     "names": ("kind", "value", "name", "is_alias", "first_seen_commit", "first_release"),
+    "relations": ("kind", "value", "relation", "other_kind", "other_value", "source"),
     "disagreements": ("kind", "value", "field", "used", "used_source", "other", "other_source", "note"),
 }
 DOCS_FILE = "helper_docs.jsonl"
 VERSION_FILE = "VERSION"
-CURATED_NAMES_FILE = "curated_names.tsv"  # hand-kept, never written by dump()
-CURATED_COLUMNS = ("kind", "value", "name", "source", "note")
 
 _HEADERS = {
     "sources": "Where the facts in the other files come from; every row there names one of these ids.",
-    "items": "One row per item: kind, enum value (kfuncs: the name), the name in use, first mainline release "
-    "(empty: not known), the commit that added it, the other reference's commit where they differ.",
-    "names": "Every name an item carried; is_alias marks a spelling defined as another (BPF_PROG_RUN).",
+    "items": "One row per item: kind, enum value (kfuncs, features: the name), the name in use, first mainline "
+    "release (empty: not known), the releases [since..until) that have it, the commit that added it, the other "
+    "reference's commit where they differ, whether the verifier restricts it to GPL programs.",
+    "features": "What each feature item is, how a compiled object shows the need, and how libbpf treats a kernel "
+    "without it (required, sanitized:libbpf vX.Y, optional, libbpf-only).",
+    "names": "Every name an item carried, oldest first; is_alias marks a later second spelling (BPF_PROG_RUN).",
+    "relations": "Program types that may call a helper or kfunc (callable_from) and map types a helper works with "
+    "(works_with), as documented for the newest documented kernel: absence means not documented, not refused.",
     "disagreements": "Where sources disagree: the value the tables use and the other one, each with its source.",
 }
 
 
-class DataError(ValueError):
+class DataError(KbgenError):
     pass
 
 
@@ -62,46 +71,49 @@ def _value_key(kind: str, value) -> tuple:
     return (kind, 0, value, "") if isinstance(value, int) else (kind, 1, 0, str(value))
 
 
-def dump(collected: CollectedTree, directory: str, data_version: str) -> list[str]:
-    """Write *collected* as the text knowledge base into *directory*; returns the files written."""
-    sources = {collected.source: collected.source_description, **collected.other_sources}
-    items = sorted(collected.items, key=lambda i: _value_key(i.kind, i.value))
+def dump(facts: Facts, directory: str, data_version: str) -> list[str]:
+    """Write *facts* as the text knowledge base into *directory*, as a set; returns the files written."""
+    sources = {s.id: s for s in (facts.source, *facts.other_sources)}
+    items = sorted(facts.items, key=lambda i: _value_key(i.kind, i.value))
     rows = {
-        "sources": sorted((sid, sid.split(":", 1)[0], desc) for sid, desc in sources.items()),
+        "sources": sorted((s.id, s.kind, s.description) for s in sources.values()),
         "items": [
-            (i.kind, i.value, i.name, i.first_release, i.introduced_by, i.alt_commit, i.source or collected.source,
-             i.note)
+            (i.kind, i.value, i.name, i.first_release, windows_text(i.windows), i.introduced_by, i.alt_commit, i.gpl_only, i.source or facts.source.id, i.note)
             for i in items
         ],
+        "features": [(i.value, i.title, i.detect, i.libbpf) for i in items if i.kind == FEATURE],
         "names": [
             (i.kind, i.value, n.name, n.is_alias, n.first_seen_commit, n.first_release) for i in items for n in i.names
         ],
-        "disagreements": sorted(collected.disagreements, key=lambda d: (_value_key(d[0], d[1]), d[2:])),
+        "relations": sorted(
+            ((r.kind, r.value, r.relation, r.other_kind, r.other_value, r.source or facts.source.id)
+             for r in facts.relations),
+            key=lambda r: (_value_key(r[0], r[1]), r[2], r[3], _value_key(r[3], r[4])[1:], r[5]),
+        ),
+        "disagreements": sorted(
+            ((d.kind, d.value, d.field, d.used, d.used_source, d.other, d.other_source, d.note)
+             for d in facts.disagreements),
+            key=lambda d: (_value_key(d[0], d[1]), tuple(str(x) for x in d[2:])),
+        ),
     }
-    written = []
+    files: dict[str, str] = {}
     for name, columns in FILES.items():
         lines = [f"# {_HEADERS[name]}", "\t".join(columns)]
         lines += ["\t".join(_cell(v) for v in row) for row in rows[name]]
-        path = os.path.join(directory, f"{name}.tsv")
-        write_atomic(path, "\n".join(lines) + "\n")
-        written.append(path)
-    docs = sorted(collected.helper_docs, key=lambda d: (d.value, d.variant))
-    doc_lines = [
+        files[os.path.join(directory, f"{name}.tsv")] = "\n".join(lines) + "\n"
+    docs = sorted(facts.helper_docs, key=lambda d: (d.value, d.variant))
+    files[os.path.join(directory, DOCS_FILE)] = "".join(
         json.dumps(
             {"id": d.value, "variant": d.variant, "name": d.name, "signature": d.signature,
              "description": d.description, "returns": d.returns, "attributes": d.attributes,
-             "source": collected.docs_source},
+             "source": d.source or facts.source.id},
             ensure_ascii=False, sort_keys=True,
-        )
+        ) + "\n"
         for d in docs
-    ]
-    path = os.path.join(directory, DOCS_FILE)
-    write_atomic(path, "\n".join(doc_lines) + "\n")
-    written.append(path)
-    path = os.path.join(directory, VERSION_FILE)
-    write_atomic(path, data_version.strip() + "\n")
-    written.append(path)
-    return written
+    )
+    files[os.path.join(directory, VERSION_FILE)] = data_version.strip() + "\n"
+    write_all_atomic(files)
+    return list(files)
 
 
 def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str | None]]:
@@ -121,84 +133,83 @@ def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str | None
     return rows
 
 
-def _value(kind: str, text: str):
-    return text if kind == "kfunc" else int(text)
+def _flag(text: str | None) -> bool | None:
+    return None if text is None else text == "1"
 
 
-def load(directory: str | Path | None = None) -> CollectedTree:
-    """The shipped mainline tree, as facts ready for :func:`kb.store.write_tree`."""
+def load(directory: str | Path | None = None) -> Facts:
+    """The shipped mainline tree, as facts."""
     base = Path(directory) if directory else data_dir()
     tables = {name: _read_tsv(base / f"{name}.tsv", columns) for name, columns in FILES.items()}
-    descriptions = {row["id"]: row["description"] for row in tables["sources"]}
-    main_source = next(iter(descriptions), None)
+    sources = {row["id"]: Source(row["id"], row["description"] or "") for row in tables["sources"]}
+    features = {row["id"]: row for row in tables["features"]}
     items: dict[tuple, Item] = {}
-    for row in tables["items"]:
+    for number, row in enumerate(tables["items"], 2):
         kind = row["kind"]
-        item = Item(kind, _value(kind, row["value"]), row["name"], row["first_release"],
-                    introduced_by=row["commit"], alt_commit=row["alt_commit"], note=row["note"], source=row["source"])
+        if row["source"] not in sources:
+            raise DataError(f"{base / 'items.tsv'}: data row {number}: unknown source {row['source']!r}")
+        try:
+            windows = Window.parse_list(row["windows"] or "")
+        except ValueError as err:
+            raise DataError(f"{base / 'items.tsv'}: data row {number}: {err}") from None
+        feature = features.get(row["value"], {}) if kind == FEATURE else {}
+        item = Item(kind, value_of(kind, row["value"]), row["name"], row["first_release"],
+                    introduced_by=row["commit"], alt_commit=row["alt_commit"], note=row["note"], windows=windows,
+                    gpl_only=_flag(row["gpl_only"]), source=row["source"], title=feature.get("title"),
+                    detect=feature.get("detect"), libbpf=feature.get("libbpf"))
         items[(kind, item.value)] = item
-        if row["source"] not in descriptions:
-            raise DataError(f"{base / 'items.tsv'}: {kind} {row['value']}: unknown source {row['source']!r}")
     for row in tables["names"]:
-        key = (row["kind"], _value(row["kind"], row["value"]))
+        key = (row["kind"], value_of(row["kind"], row["value"]))
         if key not in items:
             raise DataError(f"{base / 'names.tsv'}: {key[0]} {key[1]} is not in items.tsv")
         items[key].names.append(
             ItemName(row["name"], row["first_seen_commit"], row["first_release"], row["is_alias"] == "1")
         )
-    for row in _read_tsv(base / CURATED_NAMES_FILE, CURATED_COLUMNS):
-        key = (row["kind"], _value(row["kind"], row["value"]))
-        if key not in items:
-            raise DataError(f"{base / CURATED_NAMES_FILE}: {key[0]} {key[1]} is not in items.tsv")
-        if all(n.name != row["name"] for n in items[key].names):
-            # A former name: first in the list, as it came before the names the references know.
-            items[key].names.insert(0, ItemName(row["name"]))
-        descriptions.setdefault(row["source"], row["note"])
-    collected = CollectedTree(
-        name=SHIPPED_TREE,
-        kind="reference",
-        source=_most_used_source(items.values()) or main_source,
-        source_description="",
+    counts: dict[str, int] = {}
+    for item in items.values():
+        counts[item.source] = counts.get(item.source, 0) + 1
+    main = max(sorted(counts), key=counts.get)
+    facts = Facts(
+        MAINLINE, TREE_REFERENCE, sources[main], "shipped", MAINLINE_SCHEME, qualifier=QUALIFIER,
         items=list(items.values()),
+        relations=[
+            Relation(r["kind"], value_of(r["kind"], r["value"]), r["relation"], r["other_kind"],
+                     value_of(r["other_kind"], r["other_value"]), r["source"])
+            for r in tables["relations"]
+        ],
         disagreements=[
-            (r["kind"], _value(r["kind"], r["value"]), r["field"], r["used"], r["used_source"], r["other"],
-             r["other_source"], r["note"])
+            Disagreement(r["kind"], value_of(r["kind"], r["value"]), r["field"], r["used"], r["used_source"],
+                         r["other"], r["other_source"], r["note"])
             for r in tables["disagreements"]
         ],
+        other_sources=[s for sid, s in sorted(sources.items()) if sid != main],
     )
-    collected.source_description = descriptions.get(collected.source, "")
-    collected.other_sources = {k: v for k, v in descriptions.items() if k != collected.source}
+    number = 0
     try:
-        doc_lines = (base / DOCS_FILE).read_text(encoding="utf-8").splitlines()
-        for number, line in enumerate(doc_lines, 1):
+        for number, line in enumerate((base / DOCS_FILE).read_text(encoding="utf-8").splitlines(), 1):
             doc = json.loads(line)
-            collected.helper_docs.append(
-                HelperDocFact(doc["id"], doc["name"], doc["variant"], doc["signature"], doc["description"],
-                              doc["returns"], doc["attributes"])
-            )
-            collected.docs_source = doc["source"]
+            facts.helper_docs.append(HelperDoc(doc["id"], doc["name"], doc["variant"], doc["signature"],
+                                               doc["description"], doc["returns"], doc["attributes"], doc["source"]))
     except OSError as err:
         raise DataError(f"{base / DOCS_FILE}: {err.strerror}") from None
-    except (ValueError, KeyError) as err:
+    except (ValueError, KeyError, TypeError) as err:
         raise DataError(f"{base / DOCS_FILE}: line {number}: {err}") from None
-    collected.fingerprint = data_version(base)
-    return collected
+    facts.fingerprint = data_version(base)
+    return facts
 
 
-def _most_used_source(items) -> str | None:
-    counts: dict[str, int] = {}
-    for item in items:
-        counts[item.source] = counts.get(item.source, 0) + 1
-    return max(sorted(counts), key=counts.get) if counts else None
+def load_all(directory: str | Path | None = None) -> list[Facts]:
+    """Every shipped tree's facts (mainline, first)."""
+    return [load(directory)]
 
 
 def data_version(directory: str | Path | None = None) -> str:
-    """``2026.11.29+<digest>``: the release label in VERSION plus a digest of the data files' content."""
+    """``2026.12.01+<digest>``: the release label in VERSION plus a digest of the data files' content."""
     base = Path(directory) if directory else data_dir()
     try:
         label = (base / VERSION_FILE).read_text(encoding="utf-8").strip()
         digest = hashlib.sha256()
-        for name in [f"{n}.tsv" for n in FILES] + [DOCS_FILE, CURATED_NAMES_FILE]:
+        for name in [f"{n}.tsv" for n in FILES] + [DOCS_FILE]:
             digest.update((base / name).read_bytes())
     except OSError as err:
         raise DataError(f"{base}: {err.strerror}: {err.filename}") from None

@@ -6,7 +6,7 @@ import importlib
 import os
 from dataclasses import dataclass
 
-from kb.atomic import OutputError, write_all_atomic
+from kb.atomic import OutputError, recover, write_all_atomic
 
 # lang -> (file name in the output directory, generator module)
 LANGUAGES = {
@@ -53,14 +53,15 @@ def generate(conn, *, tree: str | None, languages: tuple[str, ...], output: str,
     paths = output_paths(languages, output)
     contents = render(build_model(conn, tree), languages)
     files = {paths[lang]: contents[lang] for lang in languages}
+    if not check:
+        for directory in sorted({os.path.dirname(os.path.abspath(p)) for p in files}):
+            try:
+                os.makedirs(directory, exist_ok=True)
+            except OSError as err:
+                raise OutputError(f"{directory}: cannot create the output directory ({err.strerror})") from None
+            recover(directory)
     stale = [path for path, text in files.items() if _read(path) != text]
     if check:
         return TablesResult([], stale)
-    directories = {os.path.dirname(os.path.abspath(p)) for p in files}
-    for directory in sorted(directories):
-        try:
-            os.makedirs(directory, exist_ok=True)
-        except OSError as err:
-            raise OutputError(f"{directory}: cannot create the output directory ({err.strerror})") from None
     write_all_atomic({p: files[p] for p in stale})
     return TablesResult(stale, [])

@@ -76,11 +76,16 @@ def history(tmp_path_factory):
     return build_history(tmp_path_factory.mktemp("linux") / "linux")
 
 
+def mine(path, **options):
+    """The git-history collector's facts for the repository at *path*."""
+    from collectors.git_history import GitHistoryCollector
+
+    return GitHistoryCollector(str(path), **options).collect()
+
+
 @pytest.fixture(scope="session")
 def collected(history):
-    from collectors.git_history import collect_git
-
-    return collect_git(history.path, tree="mainline")
+    return mine(history.path, tree="mainline")
 
 
 @pytest.fixture

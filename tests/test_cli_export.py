@@ -18,7 +18,7 @@ def run(*args):
 def test_shipped_mainline_export_has_every_helper(user_db):
     result = run("export", "--kind", "helper")
     assert result.exit_code == 0, result.output
-    helpers = json.loads(result.stdout)
+    helpers = json.loads(result.stdout)["items"]
     assert [h["id"] for h in helpers] == list(range(212))
     assert all(REQUIRED <= set(h) for h in helpers)
     h195 = helpers[195]
@@ -29,7 +29,7 @@ def test_shipped_mainline_export_has_every_helper(user_db):
 
 
 def test_enum_kinds_and_unknown_release_is_null(user_db):
-    types = json.loads(run("export", "--kind", "attach_type").stdout)
+    types = json.loads(run("export", "--kind", "attach_type").stdout)["items"]
     assert {t["kind"] for t in types} == {"attach_type"}
     unknown = [t for t in types if t["first_release"] is None]
     assert unknown and all(t["unreleased"] is False for t in unknown)  # unknown is not "unreleased"
@@ -38,7 +38,7 @@ def test_enum_kinds_and_unknown_release_is_null(user_db):
 def test_collected_tree_export_marks_unreleased(history, tmp_path):
     db = tmp_path / "kb.db"
     run("collect", "--repo", history.path, "--tree", "fixture", "--db", str(db), "-q")
-    items = json.loads(run("export", "--tree", "fixture", "--db", str(db)).stdout)
+    items = json.loads(run("export", "--tree", "fixture", "--db", str(db)).stdout)["items"]
     unreleased = [i for i in items if i["unreleased"]]
     assert [(i["kind"], i["id"], i["name"], i["first_release"]) for i in unreleased] == [
         ("helper", 7, "unreleased_helper", None)
@@ -57,7 +57,7 @@ def test_csv(user_db):
 def test_output_file_is_written_atomically(user_db, tmp_path):
     target = tmp_path / "helpers.json"
     assert run("export", "--kind", "helper", "-o", str(target)).exit_code == 0
-    assert len(json.loads(target.read_text())) == 212
+    assert len(json.loads(target.read_text())["items"]) == 212
     assert [p.name for p in tmp_path.iterdir()] == ["helpers.json"] or "user" in {p.name for p in tmp_path.iterdir()}
 
 

@@ -126,7 +126,7 @@ def test_a_collected_tree(history, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--kernel", "five"], "not a version: 'five'"),
+    (["--kernel", "five"], "not a kernel version: 'five'"),
     (["--tree", "nope"], "no tree named 'nope'"),
 ])
 def test_bad_options(user_db, args, message):

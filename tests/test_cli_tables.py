@@ -54,7 +54,7 @@ def test_collected_tree(history, tmp_path):
 
     tables = json.loads((out / "bpf_features.json").read_text())
     assert tables["tree"] == "vendor"
-    assert tables["data_version"].startswith("vendor collected at ")
+    assert tables["data_version"].startswith("git:linux:include/uapi/linux/bpf.h at ")
     assert [(h["id"], h["first_release"]) for h in tables["helper"]][-2:] == [(6, "4.10"), (7, None)]
 
 

@@ -1,6 +1,7 @@
 """The git-history collector on a fixture history with the real history's hard parts."""
 
 import pytest
+from conftest import mine
 
 
 def item(collected, kind, value):
@@ -60,7 +61,7 @@ def test_tag_dates_out_of_order_do_not_matter(collected):
 def test_unreleased_item_at_head(collected, history):
     helper = item(collected, "helper", 7)
     assert helper.first_release is None
-    assert helper.present_at_head
+    assert helper.unreleased and helper.windows == []
     assert helper.introduced_by == history.commits["c10"]
 
 
@@ -77,7 +78,7 @@ def test_enums_aliases_and_sentinels(collected, history):
 
 
 def test_presence_per_release(collected):
-    present = {(k, v, r) for k, v, r in collected.presence}
+    present = {(p.kind, p.value, p.release) for p in collected.presence}
     assert ("helper", 5, "4.1") not in present
     assert ("helper", 5, "4.2") in present
     assert ("cmd", 3, "4.2") in present  # once, although two names spell it
@@ -85,9 +86,7 @@ def test_presence_per_release(collected):
 
 
 def test_rc_tags_only_on_request(history):
-    from collectors.git_history import collect_git
-
-    with_rc = collect_git(history.path, tree="mainline", with_rc=True)
+    with_rc = mine(history.path, tree="mainline", with_rc=True)
     helper = item(with_rc, "helper", 4)
     assert (helper.first_rc, helper.first_release) == ("4.1-rc1", "4.1")
     assert [r.version for r in with_rc.releases] == ["4.0", "4.1", "4.2", "4.9", "4.10"]
@@ -102,11 +101,9 @@ def test_helper_docs_come_from_the_newest_header(collected):
 def test_bare_repository_gives_the_same_facts(history, collected, tmp_path):
     import git
 
-    from collectors.git_history import collect_git
-
     bare = tmp_path / "linux.git"
     git.Repo.clone_from(history.path, bare, bare=True)
-    again = collect_git(str(bare), tree="mainline")
+    again = mine(str(bare), tree="mainline")
     assert [(i.kind, i.value, i.first_release, i.introduced_by) for i in again.items] == [
         (i.kind, i.value, i.first_release, i.introduced_by) for i in collected.items
     ]
@@ -118,7 +115,7 @@ def test_each_distinct_blob_is_parsed_once(history, monkeypatch):
     parsed = []
     real = git_history.parse_header
     monkeypatch.setattr(git_history, "parse_header", lambda data: parsed.append(data) or real(data))
-    git_history.collect_git(history.path, tree="mainline")
+    mine(history.path, tree="mainline")
     assert len(parsed) == len(set(parsed))
     blobs = set(history.repo.git.log("--format=", "--raw", "--no-abbrev", "--all", "--", "include").split())
     assert len(parsed) <= len(blobs)
@@ -126,9 +123,7 @@ def test_each_distinct_blob_is_parsed_once(history, monkeypatch):
 
 @pytest.mark.parametrize("pattern, expected", [("v4.1*", ["4.1", "4.10"]), ("v4.[09]", ["4.0", "4.9"])])
 def test_tag_pattern(history, pattern, expected):
-    from collectors.git_history import collect_git
-
-    assert [r.version for r in collect_git(history.path, tags=pattern).releases] == expected
+    assert [r.version for r in mine(history.path, tags=pattern).releases] == expected
 
 
 def test_tags_of_trees_are_not_releases(tmp_path):
@@ -136,12 +131,10 @@ def test_tags_of_trees_are_not_releases(tmp_path):
     from gitfixture import History
     from headers import make_header
 
-    from collectors.git_history import collect_git
-
     h = History(tmp_path / "linux")
     h.commit("c1", make_header(["unspec", "a"]))
     h.tag("v3.18")
     tree = h.repo.head.commit.tree.hexsha
     h.repo.git.tag("v2.6.11", tree)
     h.repo.git.tag("-a", "v2.6.12", tree, "-m", "annotated tag of a tree")
-    assert [r.version for r in collect_git(h.path).releases] == ["3.18"]
+    assert [r.version for r in mine(h.path).releases] == ["3.18"]

@@ -35,12 +35,21 @@ def test_space_indented_sections_are_accepted():
     assert parse_helper_docs(text)[0].description.startswith("Does a things")
 
 
-def test_missing_return_section_names_the_line():
+def test_sections_headers_before_5_17_leave_out_read_as_empty():
+    """5.15's header documents bpf_get_current_pid_tgid with a Return section only, as bpf_helpers_doc.py allowed."""
     text = make_header(["unspec", "a", "b"], "mapper")
     text = text.replace(" * \tReturn\n * \t\t0 on success, or a negative error in case of failure.\n", "", 1)
-    with pytest.raises(HelperDocError, match="no Return section for long bpf_a") as info:
+    text = text.replace(" * \tDescription\n * \t\tDoes b things, with *flags*.\n *\n * \t\tA second paragraph.\n", "")
+    a, b = parse_helper_docs(text)
+    assert (a.name, a.description.startswith("Does a"), a.returns) == ("a", True, "")
+    assert (b.name, b.description, b.returns) == ("b", "", "0 on success, or a negative error in case of failure.")
+
+
+def test_unreadable_prototype_names_the_line():
+    text = make_header(["unspec", "a", "b"], "mapper").replace(" * long bpf_b(void *ctx, u64 flags)", " * long bpf_b(")
+    with pytest.raises(HelperDocError, match="cannot read helper prototype") as info:
         parse_helper_docs(text)
-    assert "bpf_b" in text.splitlines()[info.value.line - 1]
+    assert text.splitlines()[info.value.line - 1] == " * long bpf_b("
 
 
 def test_old_headers_have_no_doc_block():

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from kb import kbase
@@ -9,7 +10,7 @@ from kb.cli import cli
 
 
 def export(db):
-    return json.loads(CliRunner().invoke(cli, ["export", "--db", str(db), "--kind", "helper"]).stdout)
+    return json.loads(CliRunner().invoke(cli, ["export", "--db", str(db), "--kind", "helper"]).stdout)["items"]
 
 
 def test_cache_is_used_and_follows_the_user_database(history, tmp_path, monkeypatch):
@@ -17,16 +18,35 @@ def test_cache_is_used_and_follows_the_user_database(history, tmp_path, monkeypa
     first = export(db)
     cache = kbase._cache_path(str(db))
     assert kbase._from_cache(cache, kbase._cache_key(str(db))) is not None
-    monkeypatch.setattr(kbase, "_build", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    monkeypatch.setattr(kbase, "build", lambda *a: (_ for _ in ()).throw(AssertionError("rebuilt")))
     assert export(db) == first  # served from the cache
     monkeypatch.undo()
     CliRunner().invoke(cli, ["collect", "--repo", history.path, "--tree", "mainline", "--db", str(db), "-q"])
     assert export(db)[1]["first_release"] == "4.0"  # the collected tree, not the cached shipped facts
 
 
-def test_corrupt_cache_is_ignored(tmp_path):
+@pytest.mark.parametrize("damage", ["garbage", "page", "truncated", "empty"])
+def test_damaged_cache_is_removed_and_rebuilt_with_one_warning(tmp_path, damage):
     db = tmp_path / "kb.db"
     first = export(db)
-    with open(kbase._cache_path(str(db)), "wb") as handle:
-        handle.write(b"garbage")
-    assert export(db) == first
+    path = kbase._cache_path(str(db))
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if damage == "garbage":
+        data = b"garbage"
+    elif damage == "page":  # one 4 KiB page of the serialized database overwritten
+        data = data[:8192] + b"\xff" * 4096 + data[12288:]
+    elif damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = b""
+    with open(path, "wb") as handle:
+        handle.write(data)
+    result = CliRunner().invoke(cli, ["export", "--db", str(db), "--kind", "helper"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["items"] == first
+    warnings = [line for line in result.stderr.splitlines() if line]
+    assert warnings == [f"kbgen: warning: the cache {path} was damaged; removed it and rebuilt the knowledge base"]
+    # Rebuilt and cached again: the next run is quiet.
+    again = CliRunner().invoke(cli, ["export", "--db", str(db), "--kind", "helper"])
+    assert again.stderr == ""

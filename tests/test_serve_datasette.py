@@ -20,7 +20,9 @@ from kb.cli import cli
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     path = tmp_path_factory.mktemp("serve") / "kb.db"
-    assert serve.build_database(str(path.parent / "no-user.db"), str(path)) == "mainline"
+    from kb import api
+
+    assert api.publish(str(path), db=str(path.parent / "no-user.db")) == "mainline"
     return path
 
 
@@ -97,6 +99,7 @@ def test_renamed_and_disagreeing(datasette):
     renamed = get_json(datasette, "/kb/renamed_helpers.json?_shape=array")
     assert [(r["id"], r["names"], r["first_release"]) for r in renamed] == [
         (153, "bpf_per_cpu_ptr → per_cpu_ptr", "5.10"),
+        (154, "bpf_this_cpu_ptr → this_cpu_ptr", "5.10"),
         (192, "skb_set_delivery_time → skb_set_tstamp", "5.18"),
     ]
     disagreeing = get_json(datasette, "/kb/disagreeing_sources.json?_shape=array")
@@ -141,7 +144,9 @@ def test_other_trees_do_not_link_to_mainline_and_renames_show(history, tmp_path)
     CliRunner().invoke(cli, ["collect", "--repo", history.path, "--tree", "vendor", "--db", str(db), "-q"])
     path = tmp_path / "pub" / "kb.db"
     path.parent.mkdir()
-    assert serve.build_database(str(db), str(path), "vendor") == "vendor"
+    from kb import api
+
+    assert api.publish(str(path), db=str(db), tree="vendor") == "vendor"
     import yaml
 
     with open(serve.metadata_path()) as handle:
@@ -154,6 +159,11 @@ def test_other_trees_do_not_link_to_mainline_and_renames_show(history, tmp_path)
     assert [(r["id"], r["names"], r["first_release"]) for r in renamed if r["tree"] == "vendor"] == [
         (4, "old_name → new_name → newest_name", "4.1")
     ]
+    # Canned queries answer from the published tree, not mainline.
+    available = get_json(ds, "/kb/available_on.json?_shape=array&kernel=4.2&kind=helper")
+    assert [(r["id"], r["name"], r["first_release"]) for r in available] == [
+        (0, "unspec", "4.0"), (1, "map_lookup_elem", "4.0"), (2, "map_update_elem", "4.0"), (3, "probe_read", "4.1"),
+        (4, "newest_name", "4.1"), (5, "side_helper", "4.2")]
 
 
 def test_writes_are_refused(datasette):

@@ -16,9 +16,10 @@ from collectors.bpf.instructions import DecodeError, decode
 from collectors.btf.enums import KIND_ARRAY, KIND_PTR, KIND_STRUCT, KIND_VAR
 from collectors.btf.ext import LineTable, parse_line_info
 from collectors.btf.reader import BTF, BTFError, parse_btf
+from kb.vocab.errors import KbgenError
 
 
-class ObjectError(ValueError):
+class ObjectError(KbgenError, ValueError):
     """A file that is not a readable BPF object; the message names the file and the offset or section."""
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from collectors.uapi import ENUM_KINDS, HELPER, KFUNC
-from kb import queries
-from kb.versions import Version
+from kb import availability, queries
+from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC
+from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
+
+TABLE_KINDS = (HELPER, *ENUM_KINDS, KFUNC, FEATURE)
 
 
 @dataclass(frozen=True)
@@ -16,21 +18,42 @@ class Entry:
     name: str
     names: tuple[str, ...]
     first_release: str | None
+    removed_in: str | None
+    windows: tuple[tuple[str | None, str | None], ...]  # release names
+    window_keys: tuple[tuple[tuple | None, tuple | None], ...]  # their rule keys
+    first_rc: str | None = None
+    gpl_only: bool | None = None
+
+    @staticmethod
+    def base(key: tuple | None) -> tuple[int, int, int] | None:
+        """(major, minor, patch) of the mainline base of a release key: what KERNEL_VERSION() can say."""
+        return None if key is None else tuple(key[:3])
 
     @property
-    def release_tuple(self) -> tuple[int, int, int] | None:
-        if self.first_release is None:
-            return None
-        v = Version.parse(self.first_release)
-        return (v.major, v.minor, v.patch)
+    def first_base(self) -> tuple[int, int, int] | None:
+        return self.base(self.window_keys[0][0]) if self.window_keys else None
+
+    @property
+    def removed_base(self) -> tuple[int, int, int] | None:
+        return self.base(self.window_keys[-1][1]) if self.window_keys else None
 
 
 @dataclass
 class TableModel:
     tree: str
+    scheme: str
     data_version: str
     sources: list[tuple[str, str]]
-    kinds: dict[str, list[Entry]] = field(default_factory=dict)  # helper, prog_type, ..., kfunc
+    releases: list[tuple[str, tuple, tuple | None]] = field(default_factory=list)  # (version, key, uname key)
+    kinds: dict[str, list[Entry]] = field(default_factory=dict)  # helper, prog_type, ..., kfunc, feature
+
+    @property
+    def by_mainline(self) -> bool:
+        return self.scheme == MAINLINE_SCHEME
+
+    @property
+    def is_build(self) -> bool:
+        return self.scheme == BUILD_SCHEME
 
     def dense(self, kind: str) -> list[Entry | None]:
         """Entries indexed by value, with None in the gaps (an array a C program indexes by id)."""
@@ -42,14 +65,22 @@ class TableModel:
         return table
 
 
-TABLE_KINDS = (HELPER, *ENUM_KINDS, KFUNC)
-
-
 def build_model(conn: sqlite3.Connection, tree: str | None) -> TableModel:
     name = queries.resolve_tree(conn, tree)
-    model = TableModel(name, queries.tree_version(conn, name), queries.tree_sources(conn, name))
+    info = queries.tree_info(conn, name)
+    model = TableModel(name, info.scheme, queries.tree_version(conn, name), queries.tree_sources(conn, name))
+    if info.scheme != MAINLINE_SCHEME:
+        model.releases = [
+            (r.version, availability.key_tuple(r.sort_key), availability.uname_key(r.uname))
+            for r in queries.releases(conn, name)
+        ]
     model.kinds = {kind: [] for kind in TABLE_KINDS}
     for i in queries.items(conn, name):
         if i.kind in model.kinds:
-            model.kinds[i.kind].append(Entry(i.value, i.name, tuple(i.names), i.first_release))
+            model.kinds[i.kind].append(Entry(
+                i.value, i.name, tuple(i.names), i.first_release, i.removed_in,
+                tuple((w.since, w.until) for w in i.windows),
+                tuple((availability.key_tuple(s), availability.key_tuple(u)) for s, u in i.window_keys),
+                i.first_rc, i.gpl_only,
+            ))
     return model

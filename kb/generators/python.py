@@ -1,76 +1,113 @@
-"""The Python module: standalone (no kbgen import), the same data as the C header, and small functions."""
+"""The Python module: standalone (no kbgen import), the same data as the C header, and small functions.
+
+Its judging code is kbgen's own (kb/vocab/rules.py, copied in verbatim), so ``available()`` in a build
+answers exactly as ``kbgen scan`` and Datasette do: windows, distribution releases, and the rc rule.
+"""
 
 from __future__ import annotations
 
-from collectors.uapi import ENUM_KINDS, HELPER, KFUNC
-from kb.generators.model import Entry, TableModel
+import pathlib
+import re
 
-# The functions every generated module carries; kept here as source so the module needs nothing else.
+from kb.generators.model import Entry, TableModel
+from kb.vocab import rules
+from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC
+
 _FUNCTIONS = '''
 
-_VERSION_RE = re.compile(r"^\\s*v?(\\d+)\\.(\\d+)(?:\\.(\\d+))?")
+def _entry(kind, name_or_value):
+    if kind == "helper":
+        if isinstance(name_or_value, int):
+            if name_or_value not in HELPERS:
+                raise KeyError(f"unknown helper id {name_or_value}")
+            return HELPERS[name_or_value]
+        name = str(name_or_value)
+        for prefix in ("BPF_FUNC_", "bpf_"):
+            if name.startswith(prefix) and name[len(prefix):] in HELPER_IDS:
+                name = name[len(prefix):]
+        if name not in HELPER_IDS:
+            raise KeyError(f"unknown helper {name_or_value!r}")
+        return HELPERS[HELPER_IDS[name]]
+    if kind in ("kfunc", "feature"):
+        table = KFUNCS if kind == "kfunc" else FEATURES
+        if name_or_value not in table:
+            raise KeyError(f"unknown {kind} {name_or_value!r}")
+        return table[name_or_value]
+    if kind not in ENUMS:
+        raise KeyError(f"unknown kind {kind!r}")
+    table = ENUMS[kind]
+    if isinstance(name_or_value, int):
+        if name_or_value not in table:
+            raise KeyError(f"unknown {kind} {name_or_value}")
+        return table[name_or_value]
+    value = ALIASES[kind].get(name_or_value)
+    if value is None:
+        value = next((v for v, entry in table.items() if entry[0] == name_or_value), None)
+    if value is None:
+        raise KeyError(f"unknown {kind} {name_or_value!r}")
+    return table[value]
 
 
-def parse_kernel_version(text):
-    """(major, minor, patch) of "5.15", "5.15.0-91-generic", "v6.1-rc3" or "5.14.0-427.el9.x86_64"."""
-    match = _VERSION_RE.match(str(text))
-    if not match:
-        raise ValueError(f"not a kernel version: {text!r}")
-    return (int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
+def _judged_key(kernel):
+    """The key a kernel string is judged by in this tree (see kbgen's rules)."""
+    if SCHEME == "build":
+        return RELEASES[0][1]
+    if SCHEME == "mainline":
+        return kernel_key(kernel, exact=False)
+    index = resolve(as_final(kernel_key(kernel, exact=True)), [tuple(k for k in keys if k) for _v, *keys in RELEASES])
+    if index is None:
+        raise ValueError(f"{kernel} is older than every release of tree {TREE}")
+    return RELEASES[index][1]
 
 
-def _helper_id(helper):
-    if isinstance(helper, int):
-        if helper not in HELPERS:
-            raise KeyError(f"unknown helper id {helper}")
-        return helper
-    name = str(helper)
-    for prefix in ("BPF_FUNC_", "bpf_"):
-        if name.startswith(prefix) and name[len(prefix):] in HELPER_IDS:
-            name = name[len(prefix):]
-    if name not in HELPER_IDS:
-        raise KeyError(f"unknown helper {helper!r}")
-    return HELPER_IDS[name]
+def min_release(kind, name_or_value):
+    """First release with an item of KIND ("helper", "prog_type", ..., "kfunc", "feature"); None if unknown."""
+    return _entry(kind, name_or_value)[1]
+
+
+def removed_in(kind, name_or_value):
+    """The release that removed the item, None while it is there."""
+    return _entry(kind, name_or_value)[2]
+
+
+def available(kind, name_or_value, kernel=None):
+    """Whether a kernel ("5.15.0-91-generic", "6.16-rc1") has the item; None when no release is known to.
+
+    Honours windows (an item removed in 6.16 is not on 6.16 or 6.16.0-rc1) and the rc rule; *kernel* may be
+    left out in a probed build's module.
+    """
+    entry = _entry(kind, name_or_value)
+    if not entry[3]:
+        return None
+    first_rc = kernel_key(entry[4], exact=False) if entry[4] else None
+    return in_windows(_judged_key(kernel), entry[3], first_rc)
 
 
 def helper_min_release(helper):
     """First release with the helper (id or any name it carried), e.g. "5.19"; None if not known."""
-    return HELPERS[_helper_id(helper)][1]
+    return min_release("helper", helper)
 
 
-def helper_available(helper, kernel):
-    """Whether a kernel version string has the helper; None when its first release is not known."""
-    release = helper_min_release(helper)
-    if release is None:
-        return None
-    return parse_kernel_version(kernel) >= parse_kernel_version(release)
-
-
-def min_release(kind, name_or_value):
-    """First release of an item of KIND ("helper", "prog_type", ..., "kfunc") by name or value."""
-    if kind == "helper":
-        return helper_min_release(name_or_value)
-    if kind == "kfunc":
-        return KFUNCS[name_or_value]
-    table = ENUMS[kind]
-    if isinstance(name_or_value, int):
-        return table[name_or_value][1]
-    for name, release in table.values():
-        if name == name_or_value:
-            return release
-    if name_or_value in ALIASES.get(kind, {}):
-        return table[ALIASES[kind][name_or_value]][1]
-    raise KeyError(f"unknown {kind} {name_or_value!r}")
+def helper_available(helper, kernel=None):
+    """Whether a kernel has the helper; None when its first release is not known."""
+    return available("helper", helper, kernel)
 '''
 
 
-def _release(entry: Entry) -> str:
-    return repr(entry.first_release)
+def _rules_source() -> str:
+    """kb/vocab/rules.py without its docstring and imports: the judging code, verbatim."""
+    text = pathlib.Path(rules.__file__).read_text(encoding="utf-8")
+    body = re.sub(r'\A""".*?"""\s*', "", text, flags=re.DOTALL)
+    return re.sub(r"^import re\n+", "", body, flags=re.MULTILINE).strip() + "\n"
+
+
+def _entry(e: Entry) -> str:
+    return f"({e.name!r}, {e.first_release!r}, {e.removed_in!r}, {tuple(e.window_keys)!r}, {e.first_rc!r})"
 
 
 def render(model: TableModel) -> str:
     lines = [
-        f'"""Minimum kernel of each BPF helper, type, command and kfunc ({model.tree} tree).',
+        f'"""Minimum kernel of each BPF helper, type, command, kfunc and feature ({model.tree} tree).',
         "",
         f"Generated by kbgen from {model.data_version}. Do not edit: run `kbgen tables`.",
         "Sources:",
@@ -80,11 +117,17 @@ def render(model: TableModel) -> str:
         "import re",
         "",
         f"TREE = {model.tree!r}",
+        f"SCHEME = {model.scheme!r}",
         f"DATA_VERSION = {model.data_version!r}",
         "",
-        "# helper id: (name in use, first release or None)",
+        "# the tree's releases, in order: (name, key, key of the kernel release string its builds report)",
+        "RELEASES = [",
+        *[f"    ({version!r}, {key!r}, {uname!r})," for version, key, uname in model.releases],
+        "]",
+        "",
+        "# entries: (name in use, first release, removed in, windows as (since key, until key), first rc)",
         "HELPERS = {",
-        *[f"    {e.value}: ({e.name!r}, {_release(e)})," for e in model.kinds[HELPER]],
+        *[f"    {e.value}: {_entry(e)}," for e in model.kinds[HELPER]],
         "}",
         "",
         "# every name a helper carried: id",
@@ -92,16 +135,18 @@ def render(model: TableModel) -> str:
     ]
     names = sorted({(n, e.value) for e in model.kinds[HELPER] for n in e.names})
     lines += [f"    {n!r}: {v}," for n, v in names]
-    lines += ["}", "", "# kind: {value: (name, first release or None)}", "ENUMS = {"]
+    lines += ["}", "", "# kind: {value: entry}", "ENUMS = {"]
     for kind in ENUM_KINDS:
         lines.append(f"    {kind!r}: {{")
-        lines += [f"        {e.value}: ({e.name!r}, {_release(e)})," for e in model.kinds[kind]]
+        lines += [f"        {e.value}: {_entry(e)}," for e in model.kinds[kind]]
         lines.append("    },")
     lines += ["}", "", "# kind: {other name: value} (aliases and former names)", "ALIASES = {"]
     for kind in ENUM_KINDS:
         others = sorted({(n, e.value) for e in model.kinds[kind] for n in e.names if n != e.name})
         lines.append(f"    {kind!r}: {{" + ", ".join(f"{n!r}: {v}" for n, v in others) + "},")
-    lines += ["}", "", "# kfunc name: first release or None", "KFUNCS = {"]
-    lines += [f"    {e.name!r}: {_release(e)}," for e in model.kinds[KFUNC]]
+    lines += ["}", "", "# kfunc name: entry", "KFUNCS = {"]
+    lines += [f"    {e.name!r}: {_entry(e)}," for e in model.kinds[KFUNC]]
+    lines += ["}", "", "# feature slug: entry", "FEATURES = {"]
+    lines += [f"    {e.value!r}: {_entry(e)}," for e in model.kinds[FEATURE]]
     lines.append("}")
-    return "\n".join(lines) + "\n" + _FUNCTIONS
+    return "\n".join(lines) + "\n\n\n" + _rules_source() + _FUNCTIONS

@@ -1,0 +1,87 @@
+"""Text for people: what ``kbgen info``, ``diff`` and ``collect`` print.  Data in, text out."""
+
+from __future__ import annotations
+
+from kb.textable import render_table
+from kb.vocab.facts import windows_text
+
+
+def _release(item) -> str:
+    if item.first_release:
+        return item.first_release
+    return "not in any release yet" if item.unreleased else "unknown"
+
+
+def info(infos) -> str:
+    blocks = []
+    for entry in infos:
+        item = entry.item
+        label = item.value if item.kind in ("kfunc", "feature") else f"{item.value}  {item.name}"
+        lines = [f"{item.kind} {label}"]
+        fields = [
+            ("first release", _release(item)),
+            ("removed in", item.removed_in),
+            ("windows", windows_text(item.windows) if len(item.windows) > 1 else None),
+            ("first rc", item.first_rc),
+            ("commit", item.commit),
+            ("subject", item.subject),
+            ("author", f"{item.author}, {item.date}" if item.author else None),
+            ("names", ", ".join(item.names)),
+            ("title", item.title),
+            ("GPL only", {True: "yes", False: "no"}.get(item.gpl_only)),
+            ("detect", item.detect),
+            ("libbpf", item.libbpf),
+            ("source", item.source),
+            ("other commit", item.alt_commit),
+            ("note", item.note),
+        ]
+        if entry.verdict is not None:
+            fields.insert(0, ("on the kernel", entry.verdict.reason))
+        if item.signature:
+            fields.append(("signature", item.signature))
+        fields += [("signature", doc.signature) for doc in entry.docs]
+        by_relation: dict[tuple, list[str]] = {}
+        for rel in entry.relations:
+            label = {"callable_from": "program types", "works_with": "map types"}.get(rel.relation, rel.relation)
+            by_relation.setdefault((label, rel.qualifier or rel.source), []).append(rel.other_name or str(rel.other_value))
+        for (label, qualifier), names in by_relation.items():
+            fields.append((label, f"({qualifier}) " + ", ".join(names)))
+        for d in entry.disagreements:
+            fields.append(("disagreement", f"{d.field}: {d.used} ({d.used_source}) vs {d.other} ({d.other_source})"))
+        lines += [f"  {label:<16}{value}" for label, value in fields if value]
+        if entry.docs:
+            doc = entry.docs[0]
+            lines.append("")
+            lines += ["  " + line if line else "" for line in doc.description.splitlines()]
+            lines.append("")
+            lines.append("  Returns: " + doc.returns.replace("\n", "\n           "))
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def diff(result) -> str:
+    out = []
+    for label, rows, column in (("arrived", result.arrived, "first_release"), ("removed", result.removed,
+                                                                                  "removed_in")):
+        if not rows:
+            continue
+        rows = sorted(rows, key=lambda i: (getattr(i, column) or "", i.kind, str(i.value).zfill(8)))
+        table = render_table(
+            ["release", "kind", "id", "name"],
+            [[getattr(i, column), i.kind, "" if isinstance(i.value, str) else i.value, i.name] for i in rows],
+        )
+        out.append(table + f"{len(rows)} items {label} in {result.tree} after {result.old} up to {result.new}\n")
+    if not out:
+        return f"nothing arrived or was removed in {result.tree} after {result.old} up to {result.new}\n"
+    return "\n".join(out)
+
+
+def collect(result) -> str:
+    lines = []
+    for source in result.sources:
+        if source.status == "up to date":
+            lines.append(f"{result.tree}: {source.source} up to date ({result.db})")
+            continue
+        lines.append(f"{result.tree}: {source.items} items, {source.releases} releases, "
+                     f"{source.unreleased} not in any release, from {source.source} ({result.db})")
+    return "\n".join(lines) + "\n"
