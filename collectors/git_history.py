@@ -168,9 +168,10 @@ class GitHistoryCollector:
         if head_blob:
             where.setdefault(head_blob, f"{self.rev} ({head[:12]})")
         parsed: dict[str, HeaderFacts] = {}
-        for done, (blob, label) in enumerate(where.items(), 1):
+        for done, (blob, content) in enumerate(self.repository.read_blobs(list(where)), 1):
+            label = where[blob]
             try:
-                parsed[blob] = parse_header(self.repository.read_blob(blob))
+                parsed[blob] = parse_header(content)
             except HeaderParseError as err:
                 if blob in at_release:
                     raise CollectError(f"{self.path} at {label}: {err}") from None

@@ -2,7 +2,8 @@
 
 Shared by the collectors that mine git history.  One ``git`` process per question: one ``for-each-ref``
 for the tags, one ``log`` for the history of a path, one ``cat-file --batch-check`` for the blob every
-commit holds; blobs are read through gitpython's object database (a persistent ``cat-file --batch``).
+commit holds, and one ``cat-file --batch`` that is handed every blob id at once and streams the contents
+back (asking object by object would wait on a round trip per blob).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 
 from kb.vocab.errors import KbgenError
@@ -39,14 +41,15 @@ class Repository:
     def __init__(self, path: str):
         if not os.path.exists(path):
             raise CollectError(f"{path}: no such directory")
-        import git  # gitpython: only collecting pays for importing it
-
         self.path = path
         try:
-            self.repo = git.Repo(path, search_parent_directories=False)
-        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-            raise CollectError(f"{path}: not a git repository") from None
-        self.git_dir = self.repo.git_dir
+            out = subprocess.run(["git", "-C", path, "rev-parse", "--absolute-git-dir"], capture_output=True,
+                                 check=False)
+        except OSError as err:
+            raise CollectError(f"{path}: cannot run git ({err.strerror})") from None
+        if out.returncode != 0 or not out.stdout.strip():
+            raise CollectError(f"{path}: not a git repository")
+        self.git_dir = out.stdout.decode().strip()
 
     @property
     def label(self) -> str:
@@ -109,7 +112,34 @@ class Repository:
         return blobs
 
     def read_blob(self, blob: str) -> bytes:
+        return next(self.read_blobs([blob]))[1]
+
+    def read_blobs(self, blobs: list[str]):
+        """Yield (blob, content) for every blob, in order, from one ``git cat-file --batch``."""
+        if not blobs:
+            return
+        process = subprocess.Popen(["git", f"--git-dir={self.git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+        def ask():
+            try:
+                process.stdin.write("".join(f"{b}\n" for b in blobs).encode())
+                process.stdin.close()
+            except OSError:
+                pass  # git stopped early; reading says why
+
+        writer = threading.Thread(target=ask, daemon=True)
+        writer.start()
         try:
-            return self.repo.odb.stream(bytes.fromhex(blob)).read()
-        except Exception as err:  # noqa: BLE001 - gitdb's BadObject and friends share no narrower base
-            raise CollectError(f"{self.path}: cannot read blob {blob} ({err})") from None
+            for blob in blobs:
+                header = process.stdout.readline().split()
+                if len(header) != 3 or header[1] != b"blob":
+                    raise CollectError(f"{self.path}: cannot read blob {blob} ({b' '.join(header).decode()})")
+                content = process.stdout.read(int(header[2]))
+                process.stdout.read(1)  # the newline after the content
+                yield blob, content
+        finally:
+            process.stdout.close()
+            process.kill()
+            process.wait()
+            writer.join()

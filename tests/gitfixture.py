@@ -27,8 +27,8 @@ class History:
         return {"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp}
 
     def commit(self, label: str, header: str | None, message: str | None = None, *, date=None,
-               other_file: bool = False) -> str:
-        """Commit *header* as bpf.h (None deletes it); returns the sha, remembered under *label*."""
+               other_file: bool = False, files: dict[str, str] | None = None) -> str:
+        """Commit *header* as bpf.h (None deletes it) and any other *files*; returns the sha, under *label*."""
         full = os.path.join(self.path, HEADER)
         if header is None:
             if os.path.exists(full):
@@ -38,6 +38,11 @@ class History:
             with open(full, "w") as handle:
                 handle.write(header)
             self.repo.git.add(HEADER)
+        for name, text in (files or {}).items():
+            os.makedirs(os.path.dirname(os.path.join(self.path, name)) or self.path, exist_ok=True)
+            with open(os.path.join(self.path, name), "w") as handle:
+                handle.write(text)
+            self.repo.git.add(name)
         if other_file:
             with open(os.path.join(self.path, "README"), "a") as handle:
                 handle.write(label + "\n")

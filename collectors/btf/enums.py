@@ -1,6 +1,7 @@
 """BTF constants as data (include/uapi/linux/btf.h)."""
 
 BTF_MAGIC = 0xEB9F
+BTF_VERSION = 1  # the only version defined
 
 KIND_UNKN = 0
 KIND_INT = 1

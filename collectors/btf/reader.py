@@ -6,8 +6,12 @@ Decoding only; what a type means to kbgen (a map's type, a kfunc's name) is aske
 
 from __future__ import annotations
 
+import functools
+import gc
 import struct
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
+from typing import NamedTuple
 
 from collectors.btf import enums, structs
 
@@ -73,17 +77,34 @@ class BTF:
         return found[0] if found else None
 
 
-def _string(strings: bytes, offset: int, where: int) -> str:
-    if offset >= len(strings) and offset != 0:
-        raise BTFError(f"string offset {offset} past the string section (type at byte {where})")
-    end = strings.find(b"\0", offset)
-    if end < 0:
-        raise BTFError(f"unterminated string at string offset {offset}")
-    return strings[offset:end].decode("utf-8", errors="replace")
+class BTFHeader(NamedTuple):
+    """struct btf_header, with where its two sections lie in the data."""
+
+    byte_order: str  # "<" or ">", from the magic
+    version: int
+    flags: int
+    hdr_len: int
+    type_off: int
+    type_len: int
+    str_off: int
+    str_len: int
+
+    @property
+    def types_start(self) -> int:
+        return self.hdr_len + self.type_off
+
+    @property
+    def strings_start(self) -> int:
+        return self.hdr_len + self.str_off
+
+    @property
+    def size(self) -> int:
+        """Bytes from the header's start to the end of its last section: the length of the BTF blob."""
+        return max(self.hdr_len, self.types_start + self.type_len, self.strings_start + self.str_len)
 
 
-def parse_btf(data: bytes) -> BTF:
-    """Parse raw BTF (header, type section, string section)."""
+def read_header(data) -> BTFHeader:
+    """Check and decode the header of raw BTF: magic (either byte order), version, both sections inside *data*."""
     if len(data) < structs.size(structs.HEADER):
         raise BTFError(f"{len(data)} bytes: too short for a BTF header")
     magic_le = struct.unpack_from("<H", data, 0)[0]
@@ -93,66 +114,123 @@ def parse_btf(data: bytes) -> BTF:
         order = ">"
     else:
         raise BTFError(f"bad magic 0x{magic_le:04x} at byte 0 (expected 0xeb9f)")
-    _magic, version, flags, hdr_len, type_off, type_len, str_off, str_len = structs.unpack_from(
-        order, structs.HEADER, data, 0
-    )
-    if version != 1:
-        raise BTFError(f"BTF version {version} at byte 2 (only 1 is defined)")
-    types_start, strings_start = hdr_len + type_off, hdr_len + str_off
-    for label, start, length in (("type", types_start, type_len), ("string", strings_start, str_len)):
+    header = BTFHeader(order, *structs.unpack_from(order, structs.HEADER, data, 0)[1:])
+    if header.version != enums.BTF_VERSION:
+        raise BTFError(f"BTF version {header.version} at byte 2 (only 1 is defined)")
+    for label, start, length in (("type", header.types_start, header.type_len),
+                                 ("string", header.strings_start, header.str_len)):
         if start + length > len(data):
             raise BTFError(
                 f"{label} section at byte {start}, {length} bytes, runs past the end of the data ({len(data)} bytes)"
             )
-    strings = data[strings_start : strings_start + str_len]
+    return header
+
+
+def _string(strings: bytes, offset: int, where: int) -> str:
+    if offset >= len(strings) and offset != 0:
+        raise BTFError(f"string offset {offset} past the string section (type at byte {where})")
+    end = strings.find(b"\0", offset)
+    if end < 0:
+        raise BTFError(f"unterminated string at string offset {offset}")
+    return strings[offset:end].decode("utf-8", errors="replace")
+
+
+class _BadString(Exception):
+    """A string offset the string section cannot answer; the parser re-raises it naming the type."""
+
+
+class _StringTable(dict):
+    """Every string of the string section by its offset, decoded once; offsets inside a string work too."""
+
+    def __init__(self, strings: bytes):
+        pieces = strings.split(b"\0")
+        if strings.isascii():
+            decoded = strings.decode("ascii").split("\0")
+        else:
+            decoded = [p.decode("utf-8", errors="replace") for p in pieces]
+        offsets = accumulate((len(p) + 1 for p in pieces), initial=0)
+        # The piece after the last NUL is not a string (unterminated, or empty).
+        super().__init__(zip(offsets, decoded[:-1]))
+        self.strings = strings
+
+    def __missing__(self, offset: int) -> str:
+        try:
+            found = _string(self.strings, offset, -1)
+        except BTFError as err:
+            raise _BadString(offset) from err
+        self[offset] = found
+        return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _records_struct(order: str, fmt: str, count: int) -> struct.Struct:
+    """*count* records of *fmt* back to back, unpacked in one call into one flat tuple."""
+    return struct.Struct(order + fmt * count)
+
+
+def parse_btf(data: bytes) -> BTF:
+    """Parse raw BTF (header, type section, string section)."""
+    header = read_header(data)
+    collecting = gc.isenabled()
+    gc.disable()  # some 10^5 objects, none of them garbage: collections would only walk them (twice the time)
+    try:
+        return _parse(data, header)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _parse(data, header: BTFHeader) -> BTF:
+    order = header.byte_order
+    strings = bytes(data[header.strings_start : header.strings_start + header.str_len])
+    name_of = _StringTable(strings).__getitem__
     types = [BTFType(0, enums.KIND_UNKN, "", 0, False, 0)]
-    offset, end = types_start, types_start + type_len
+    append = types.append
+    unpack_type = _records_struct(order, structs.TYPE, 1).unpack_from
     type_size = structs.size(structs.TYPE)
-    while offset < end:
-        where = offset
-        if offset + type_size > end:
-            raise BTFError(f"truncated type at byte {offset}")
-        name_off, info, size_or_type = structs.unpack_from(order, structs.TYPE, data, offset)
-        offset += type_size
-        kind, vlen, kind_flag = (info >> 24) & 0x1F, info & 0xFFFF, bool(info >> 31)
-        t = BTFType(len(types), kind, _string(strings, name_off, where), vlen, kind_flag, size_or_type)
-        offset = _read_kind_data(t, order, data, offset, end, strings, where)
-        types.append(t)
-    return BTF(order, version, flags, types, strings)
+    offset = where = header.types_start
+    end = offset + header.type_len
+    no_data, kind_data = _NO_DATA_KINDS, structs.KIND_DATA
+    try:
+        while offset < end:
+            where = offset
+            if offset + type_size > end:
+                raise BTFError(f"truncated type at byte {offset}")
+            name_off, info, size_or_type = unpack_type(data, offset)
+            offset += type_size
+            kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+            if kind in no_data:
+                append(BTFType(len(types), kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type, [], ()))
+                continue
+            if kind not in kind_data:
+                raise BTFError(f"unknown BTF kind {kind} at byte {where}")
+            fmt, per_member = kind_data[kind]
+            count = vlen if per_member else 1
+            step = structs.size(fmt)
+            if offset + step * count > end:
+                raise BTFError(f"type at byte {where}: {count} records run past the type section")
+            flat = _records_struct(order, fmt, count).unpack_from(data, offset) if count else ()
+            offset += step * count
+            members: list[tuple] = []
+            extra: tuple = ()
+            if not per_member:
+                extra = flat
+            elif kind == enums.KIND_FUNC_PROTO or kind == enums.KIND_ENUM:
+                members = list(zip(map(name_of, flat[0::2]), flat[1::2], repeat(None)))
+            elif kind == enums.KIND_STRUCT or kind == enums.KIND_UNION:
+                members = list(zip(map(name_of, flat[0::3]), flat[1::3], flat[2::3]))
+            elif kind == enums.KIND_ENUM64:
+                members = [(name_of(n), (hi << 32) | (lo & 0xFFFFFFFF), None)
+                           for n, lo, hi in zip(flat[0::3], flat[1::3], flat[2::3])]
+            else:  # DATASEC
+                members = list(zip(repeat(None), flat[0::3], flat[1::3], flat[2::3]))
+            append(BTFType(len(types), kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type, members,
+                           extra))
+    except _BadString as bad:
+        _string(strings, bad.args[0], where)  # raises the error, naming the type it was met in
+        raise
+    return BTF(order, header.version, header.flags, types, strings)
 
 
-def _records(order, fmt, data, offset, end, count, where):
-    step = structs.size(fmt)
-    if offset + step * count > end:
-        raise BTFError(f"type at byte {where}: {count} records run past the type section")
-    return [structs.unpack_from(order, fmt, data, offset + i * step) for i in range(count)], offset + step * count
-
-
-def _read_kind_data(t: BTFType, order, data, offset, end, strings, where) -> int:
-    k = t.kind
-    if k == enums.KIND_INT:
-        (t.extra,), offset = _records(order, structs.INT_DATA, data, offset, end, 1, where)
-    elif k == enums.KIND_ARRAY:
-        (t.extra,), offset = _records(order, structs.ARRAY_DATA, data, offset, end, 1, where)
-    elif k in (enums.KIND_STRUCT, enums.KIND_UNION):
-        rows, offset = _records(order, structs.MEMBER, data, offset, end, t.vlen, where)
-        t.members = [(_string(strings, n, where), ty, off) for n, ty, off in rows]
-    elif k == enums.KIND_ENUM:
-        rows, offset = _records(order, structs.ENUM_VALUE, data, offset, end, t.vlen, where)
-        t.members = [(_string(strings, n, where), val, None) for n, val in rows]
-    elif k == enums.KIND_ENUM64:
-        rows, offset = _records(order, structs.ENUM64_VALUE, data, offset, end, t.vlen, where)
-        t.members = [(_string(strings, n, where), (hi << 32) | (lo & 0xFFFFFFFF), None) for n, lo, hi in rows]
-    elif k == enums.KIND_FUNC_PROTO:
-        rows, offset = _records(order, structs.PARAM, data, offset, end, t.vlen, where)
-        t.members = [(_string(strings, n, where), ty, None) for n, ty in rows]
-    elif k == enums.KIND_VAR:
-        (t.extra,), offset = _records(order, structs.VAR_DATA, data, offset, end, 1, where)
-    elif k == enums.KIND_DATASEC:
-        rows, offset = _records(order, structs.VAR_SECINFO, data, offset, end, t.vlen, where)
-        t.members = [(None, ty, off, sz) for ty, off, sz in rows]
-    elif k == enums.KIND_DECL_TAG:
-        (t.extra,), offset = _records(order, structs.DECL_TAG_DATA, data, offset, end, 1, where)
-    elif k not in enums.KIND_NAMES:
-        raise BTFError(f"unknown BTF kind {k} at byte {where}")
-    return offset
+# Kinds whose btf_type is followed by nothing.
+_NO_DATA_KINDS = frozenset(enums.KIND_NAMES) - set(structs.KIND_DATA)

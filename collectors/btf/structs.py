@@ -5,6 +5,8 @@ Formats take the byte order as their first character, '<' or '>', chosen from th
 
 import struct
 
+from collectors.btf import enums
+
 # struct btf_header: magic, version, flags, hdr_len, type_off, type_len, str_off, str_len
 HEADER = "HBBIIIII"
 # struct btf_type: name_off, info (vlen 0-15, kind 24-28, kind_flag 31), size or type
@@ -34,3 +36,18 @@ EXT_HEADER = "HBBIIIII"
 EXT_INFO_SEC = "II"
 # struct bpf_line_info: insn_off (bytes, in an object file), file_name_off, line_off, line_col (line << 10 | col)
 LINE_INFO = "IIII"
+
+# kind -> (format of the data after its btf_type, True when that is one record per vlen member).
+# Kinds not listed have no data after their btf_type.
+KIND_DATA = {
+    enums.KIND_INT: (INT_DATA, False),
+    enums.KIND_ARRAY: (ARRAY_DATA, False),
+    enums.KIND_STRUCT: (MEMBER, True),
+    enums.KIND_UNION: (MEMBER, True),
+    enums.KIND_ENUM: (ENUM_VALUE, True),
+    enums.KIND_FUNC_PROTO: (PARAM, True),
+    enums.KIND_VAR: (VAR_DATA, False),
+    enums.KIND_DATASEC: (VAR_SECINFO, True),
+    enums.KIND_DECL_TAG: (DECL_TAG_DATA, False),
+    enums.KIND_ENUM64: (ENUM64_VALUE, True),
+}
