@@ -32,6 +32,7 @@ class Collector(Protocol):
 # Collectors of a git repository, in the order they run; each says whether the repository is for it.
 REPOSITORY_COLLECTORS = (
     "collectors.git_history:GitHistoryCollector",
+    "collectors.libbpf_sections:LibbpfSectionsCollector",
 )
 
 

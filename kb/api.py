@@ -118,14 +118,26 @@ def export(*, db: str | None = None, tree: str | None = None, kind: str = "all")
     return Export(name, queries.tree_version(conn, name), [exporter.record(i) for i in rows])
 
 
-def import_reference(reference_dir: str, header: str | None, out_dir: str, data_version: str) -> list[str]:
-    """Rebuild the shipped ``data/`` text from the reference facts and a real header."""
+def import_reference(reference_dir: str, header: str | None, out_dir: str, data_version: str,
+                     libbpf: str | None = None) -> list[str]:
+    """Rebuild the shipped ``data/`` text from the reference facts and a real header, and, given a libbpf
+    repository, libbpf's section tables mined from its history."""
     from collectors.reference import ReferenceError, read_reference
     from kb import shipped
 
     if not os.path.isdir(out_dir):
         raise ReferenceError(f"{out_dir}: no such directory")
-    return shipped.dump(read_reference(reference_dir, header), out_dir, data_version)
+    mined = None
+    if libbpf:
+        from collectors.libbpf_sections import LibbpfSectionsCollector
+
+        if not LibbpfSectionsCollector.accepts(libbpf):
+            raise ReferenceError(f"{libbpf}: not a libbpf repository (no src/libbpf.c at HEAD)")
+        mined = LibbpfSectionsCollector(libbpf, tree=shipped.LIBBPF_TREE).collect()
+    written = shipped.dump(read_reference(reference_dir, header), out_dir, data_version)
+    if mined is not None:
+        written += shipped.dump_libbpf(mined, out_dir)
+    return written
 
 
 def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from contextlib import contextmanager
 
 from kb.vocab.errors import KbgenError
 
@@ -110,3 +111,26 @@ def write_all_atomic(files: dict[str, str | bytes]) -> None:
         for tmp, _path in staged:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+
+
+@contextmanager
+def atomic_stream(path: str):
+    """A text stream that becomes *path* only if the block completes: for output written as it is produced."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".{os.getpid()}{TMP_SUFFIX}",
+                                   dir=directory)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -173,16 +173,19 @@ def export(tree, kind, fmt, schema, output, db):
 @click.option("--data-dir", type=click.Path(file_okay=False), default="data", show_default=True,
               help="Where the shipped knowledge base text lives.")
 @click.option("--data-version", required=True, help="Label of this data release, e.g. 2026.12.01.")
+@click.option("--libbpf", type=click.Path(file_okay=False),
+              help="A libbpf repository (github.com/libbpf/libbpf) to mine every release's section table from.")
 @reports_errors
-def import_reference(reference_dir, header, data_dir, data_version):
+def import_reference(reference_dir, header, data_dir, data_version, libbpf):
     """Rebuild the shipped data/ text from reference facts and a real header (for maintainers).
 
     REFERENCE_DIR holds mainline-helpers.tsv, mainline-enums.tsv, mainline-kfuncs.tsv,
-    mainline-helper-compat.tsv and mainline-features.tsv.
+    mainline-helper-compat.tsv and mainline-features.tsv. With --libbpf, libbpf_releases.tsv and
+    libbpf_sections.tsv are mined anew from that repository's history; without it they are left alone.
     """
     from kb import api
 
-    for path in api.import_reference(reference_dir, header, data_dir, data_version):
+    for path in api.import_reference(reference_dir, header, data_dir, data_version, libbpf):
         click.echo(path)
 
 
@@ -300,10 +303,11 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
 @tree_option
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "sarif")), default="text", show_default=True,
               help="text for people, json for tools (fields in README), sarif for code scanning.")
+@click.option("--summary", is_flag=True, help="One line per object: its minimum kernel and what sets it.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file (atomically).")
 @db_option
 @reports_errors
-def scan(objects, kernel, tree, fmt, output, db):
+def scan(objects, kernel, tree, fmt, summary, output, db):
     """Check compiled BPF objects (clang -target bpf) against a target kernel.
 
     Finds every helper call, kfunc call and BTF-defined (or legacy) map of every program section,
@@ -319,8 +323,13 @@ def scan(objects, kernel, tree, fmt, output, db):
     from kb import api, scan_report
 
     result = api.scan(list(objects), kernel=kernel, tree=tree, db=db)
-    render = {"text": scan_report.to_text, "json": scan_report.to_json, "sarif": scan_report.to_sarif}[fmt]
-    _write(render(result), output)
+    if output:
+        from kb.atomic import atomic_stream
+
+        with atomic_stream(output) as stream:
+            scan_report.write(result, fmt, stream, summary=summary)
+    else:
+        scan_report.write(result, fmt, sys.stdout, summary=summary)
     if result.failed:
         sys.exit(1)
 

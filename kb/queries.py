@@ -245,3 +245,21 @@ def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[li
             removed.append(item)
     return arrived, removed
 
+
+
+def section_tables(conn: sqlite3.Connection, tree: str = "libbpf") -> list:
+    """Every release's libbpf section table (kb.vocab.sections.SectionTable), oldest release first."""
+    from kb.store import section_rule
+    from kb.vocab.sections import SectionTable
+
+    rows = conn.execute(
+        "SELECT s.release, s.position, s.pattern, s.prog_type, s.expected_attach_type, s.attach_type, s.flags,"
+        " s.legacy_form FROM section_rules s JOIN releases r ON r.tree = s.tree AND r.version = s.release"
+        " WHERE s.tree = ? ORDER BY r.sort_key, s.position", (tree,))
+    names = ("release", "position", "pattern", "prog_type", "expected_attach_type", "attach_type", "flags",
+             "legacy_form")
+    tables: dict[str, list] = {}
+    for row in rows:
+        rule = section_rule(dict(zip(names, row)))
+        tables.setdefault(rule.release, []).append(rule.definition)
+    return [SectionTable(release, tuple(defs)) for release, defs in tables.items()]

@@ -224,3 +224,17 @@ def to_sarif(result: ScanResult) -> str:
         }],
     }
     return json.dumps(log, indent=2) + "\n"
+
+
+def to_summary(result: ScanResult) -> str:
+    lines = []
+    for report in result.objects:
+        forcing = ", ".join(sorted({_what(f) for f in report.forced_by}))
+        lines.append(f"{report.path}: {report.min_kernel or '-'}" + (f" ({forcing})" if forcing else ""))
+    return "\n".join(lines) + "\n"
+
+
+def write(result: ScanResult, fmt: str, stream, *, summary: bool = False) -> None:
+    """Write the report of *result* in *fmt* (text, json, sarif) to *stream*."""
+    render = to_summary if summary else {"text": to_text, "json": to_json, "sarif": to_sarif}[fmt]
+    stream.write(render(result))

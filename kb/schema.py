@@ -150,6 +150,18 @@ TABLES = (
         "other_value INTEGER NOT NULL",
         "qualifier TEXT",  # as documented (mainline references), probed (a live build)
     ), ("tree", "source", "kind", "value", "relation", "other_kind", "other_value")),
+    Table("section_rules", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "release TEXT NOT NULL",  # the libbpf release whose section table this entry is in
+        "position INTEGER NOT NULL",  # its place in the table: the first entry matching a name wins
+        "pattern TEXT NOT NULL",  # "kprobe+", "tp_btf/", "xdp.frags"
+        "prog_type TEXT NOT NULL",
+        "expected_attach_type TEXT",
+        "attach_type TEXT",
+        "flags TEXT",  # space-separated: SEC_SLEEPABLE SEC_ATTACH_BTF ...
+        "legacy_form INTEGER NOT NULL DEFAULT 0",  # written in a pre-0.6 form
+    ), ("tree", "release", "position")),
     Table("disagreements", (
         "tree TEXT NOT NULL",
         "source TEXT NOT NULL",  # the facts that recorded it

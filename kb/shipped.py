@@ -13,9 +13,22 @@ import os
 from pathlib import Path
 
 from kb.atomic import write_all_atomic
+from kb.store import section_rule
+from kb.vocab import rules
 from kb.vocab.errors import KbgenError
-from kb.vocab.facts import Disagreement, Facts, HelperDoc, Item, ItemName, Relation, Source, Window, windows_text
-from kb.vocab.kinds import FEATURE, MAINLINE, TREE_REFERENCE, value_of
+from kb.vocab.facts import (
+    Disagreement,
+    Facts,
+    HelperDoc,
+    Item,
+    ItemName,
+    Relation,
+    Release,
+    Source,
+    Window,
+    windows_text,
+)
+from kb.vocab.kinds import FEATURE, MAINLINE, TREE_GIT, TREE_REFERENCE, value_of
 from kb.vocab.releases import MAINLINE_SCHEME
 
 QUALIFIER = "as documented"  # the shipped relations describe the newest documented kernel, not every release
@@ -30,6 +43,15 @@ FILES = {
 }
 DOCS_FILE = "helper_docs.jsonl"
 VERSION_FILE = "VERSION"
+# The libbpf tree: release tags and every release's section table, mined from the libbpf mirror.
+LIBBPF_TREE = "libbpf"
+LIBBPF_FILES = {
+    "libbpf_releases": ("version", "tag", "commit", "date", "source"),
+    "libbpf_sections": ("releases", "position", "pattern", "prog_type", "expected_attach_type", "attach_type",
+                        "flags", "legacy_form"),
+}
+LIBBPF_SOURCE_DESCRIPTION = ("libbpf's section table in src/libbpf.c at every release tag of the libbpf mirror "
+                             "(github.com/libbpf/libbpf), mined by kbgen's libbpf-sections collector")
 
 _HEADERS = {
     "sources": "Where the facts in the other files come from; every row there names one of these ids.",
@@ -42,6 +64,9 @@ _HEADERS = {
     "relations": "Program types that may call a helper or kfunc (callable_from) and map types a helper works with "
     "(works_with), as documented for the newest documented kernel: absence means not documented, not refused.",
     "disagreements": "Where sources disagree: the value the tables use and the other one, each with its source.",
+    "libbpf_releases": "libbpf release tags whose src/libbpf.c has a section table, oldest first.",
+    "libbpf_sections": "Each distinct libbpf section table, entry by entry in table order (the first entry a SEC() "
+    "name matches wins), with the releases that have exactly this table.",
 }
 
 
@@ -114,6 +139,55 @@ def dump(facts: Facts, directory: str, data_version: str) -> list[str]:
     files[os.path.join(directory, VERSION_FILE)] = data_version.strip() + "\n"
     write_all_atomic(files)
     return list(files)
+
+
+def _tsv(name: str, columns: tuple[str, ...], rows) -> str:
+    lines = [f"# {_HEADERS[name]}", "\t".join(columns)]
+    lines += ["\t".join(_cell(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def dump_libbpf(facts: Facts, directory: str) -> list[str]:
+    """Write a mined libbpf tree's releases and section tables (identical tables once) into *directory*."""
+    tables: dict[str, list] = {}
+    for rule in facts.sections:
+        tables.setdefault(rule.release, []).append(rule)
+    groups: dict[tuple, list[str]] = {}
+    for release in facts.releases:
+        rules_ = tables.get(release.version, [])
+        key = tuple((r.position, r.definition.pattern, r.definition.prog_type, r.definition.expected_attach_type,
+                     r.definition.attach_type, " ".join(sorted(r.definition.flags)), int(r.definition.legacy_form))
+                    for r in rules_)
+        groups.setdefault(key, []).append(release.version)
+    files = {
+        os.path.join(directory, "libbpf_releases.tsv"): _tsv("libbpf_releases", LIBBPF_FILES["libbpf_releases"], [
+            (r.version, r.tag, r.commit, r.date, facts.source.id) for r in facts.releases]),
+        os.path.join(directory, "libbpf_sections.tsv"): _tsv("libbpf_sections", LIBBPF_FILES["libbpf_sections"], [
+            (",".join(releases), *entry) for key, releases in groups.items() for entry in key]),
+    }
+    write_all_atomic(files)
+    return list(files)
+
+
+def load_libbpf(base: Path) -> Facts | None:
+    if not (base / "libbpf_releases.tsv").exists():
+        return None
+    releases = _read_tsv(base / "libbpf_releases.tsv", LIBBPF_FILES["libbpf_releases"])
+    source_id = releases[-1]["source"] if releases else "git:libbpf:src/libbpf.c"
+    facts = Facts(LIBBPF_TREE, TREE_GIT, Source(source_id, LIBBPF_SOURCE_DESCRIPTION,
+                                                revision=releases[-1]["commit"] if releases else None),
+                  "shipped", MAINLINE_SCHEME)
+    for row in releases:
+        facts.releases.append(Release(row["version"], rules.key_text(rules.kernel_key(row["version"])),
+                                      row["version"], row["tag"], row["commit"], row["date"]))
+    known = {r.version for r in facts.releases}
+    for number, row in enumerate(_read_tsv(base / "libbpf_sections.tsv", LIBBPF_FILES["libbpf_sections"]), 2):
+        for release in (row["releases"] or "").split(","):
+            if release not in known:
+                raise DataError(f"{base / 'libbpf_sections.tsv'}: data row {number}: unknown release {release!r}")
+            facts.sections.append(section_rule(dict(row, release=release, position=int(row["position"]),
+                                                    legacy_form=row["legacy_form"] == "1")))
+    return facts
 
 
 def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str | None]]:
@@ -199,8 +273,13 @@ def load(directory: str | Path | None = None) -> Facts:
 
 
 def load_all(directory: str | Path | None = None) -> list[Facts]:
-    """Every shipped tree's facts (mainline, first)."""
-    return [load(directory)]
+    """Every shipped tree's facts (mainline first, then libbpf's section tables)."""
+    base = Path(directory) if directory else data_dir()
+    mainline = load(base)
+    libbpf = load_libbpf(base)
+    if libbpf is not None:
+        libbpf.fingerprint = mainline.fingerprint
+    return [mainline] if libbpf is None else [mainline, libbpf]
 
 
 def data_version(directory: str | Path | None = None) -> str:
@@ -211,6 +290,9 @@ def data_version(directory: str | Path | None = None) -> str:
         digest = hashlib.sha256()
         for name in [f"{n}.tsv" for n in FILES] + [DOCS_FILE]:
             digest.update((base / name).read_bytes())
+        for name in LIBBPF_FILES:
+            if (base / f"{name}.tsv").exists():
+                digest.update((base / f"{name}.tsv").read_bytes())
     except OSError as err:
         raise DataError(f"{base}: {err.strerror}: {err.filename}") from None
     return f"{label}+{digest.hexdigest()[:12]}"

@@ -23,9 +23,11 @@ from kb.vocab.facts import (
     Presence,
     Relation,
     Release,
+    SectionRule,
     Source,
     Window,
 )
+from kb.vocab.sections import SectionDef
 
 
 class StoreError(KbgenError):
@@ -167,6 +169,10 @@ def fact_rows(facts: Facts, *, item_sources: bool) -> dict[str, list[tuple]]:
                       for r in facts.relations],
         "disagreements": [(tree, source, d.kind, d.value, d.field, d.used, d.used_source, d.other, d.other_source,
                            d.note) for d in facts.disagreements],
+        "section_rules": [(tree, source, r.release, r.position, r.definition.pattern, r.definition.prog_type,
+                           r.definition.expected_attach_type, r.definition.attach_type,
+                           " ".join(sorted(r.definition.flags)), int(r.definition.legacy_form))
+                          for r in facts.sections],
     }
     for i in facts.items:
         rows["items"].append((
@@ -270,9 +276,19 @@ def read_facts(conn: sqlite3.Connection, schema: str = "main") -> list[Facts]:
         if (f := owner(r)) is not None:
             f.disagreements.append(Disagreement(r["kind"], r["value"], r["field"], r["used"], r["used_source"],
                                                 r["other"], r["other_source"], r["note"]))
+    for r in _rows(conn, "section_rules", schema):
+        if (f := owner(r)) is not None:
+            f.sections.append(section_rule(r))
     for f in found.values():
         f.other_sources = [s for sid, s in sources.items() if sid != f.source.id and _names(f, sid)]
     return list(found.values())
+
+
+def section_rule(row: dict) -> SectionRule:
+    definition = SectionDef(row["pattern"], row["prog_type"], row["expected_attach_type"],
+                            frozenset((row["flags"] or "").split()), 0, row["attach_type"],
+                            legacy_form=bool(row["legacy_form"]))
+    return SectionRule(row["release"], row["position"], definition)
 
 
 def _names(facts: Facts, source_id: str) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kb.vocab.kinds import source_kind
+from kb.vocab.sections import SectionDef
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,15 @@ class Relation:
     source: str | None = None  # None: the source of the Facts holding it
 
 
+@dataclass(frozen=True)
+class SectionRule:
+    """An entry of a libbpf release's section table, at its place in the table."""
+
+    release: str  # the libbpf release: "1.7.0"
+    position: int
+    definition: SectionDef
+
+
 @dataclass
 class Facts:
     """What one source says about one tree."""
@@ -172,5 +182,6 @@ class Facts:
     helper_docs: list[HelperDoc] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
+    sections: list[SectionRule] = field(default_factory=list)  # libbpf trees: every release's section table
     other_sources: list[Source] = field(default_factory=list)  # sources items name other than self.source
     warnings: list[str] = field(default_factory=list)  # what was skipped, one line each
