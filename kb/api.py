@@ -95,6 +95,57 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
     return CollectResult(name, db, results)
 
 
+@dataclass
+class ProbeResult:
+    collected: CollectResult
+    comparison: object  # kb.probe.BuildComparison
+    source: str
+    container: str | None
+    version_source: str | None
+    warnings: list[str]
+    live: object | None = None  # collectors.live.LiveProbe, when --live
+
+
+def probe(source: str | None = None, *, db: str | None = None, tree: str | None = None, release: str | None = None,
+          live: bool = False) -> ProbeResult:
+    """Record one kernel build as a tree of kind build: what its BTF declares and, with *live*, what the running
+    kernel accepts; then compare it with mainline at its base release.  Nothing is stored when anything fails."""
+    from collectors.build import RUNNING_KERNEL_BTF, BuildBTFCollector, LiveProbeCollector
+    from kb import kbase, store
+    from kb import probe as comparing
+
+    db = db or user_db()
+    btf = BuildBTFCollector(source or RUNNING_KERNEL_BTF, tree=tree, release=release)
+    collectors = [btf]
+    if live:
+        names = None
+        if os.path.abspath(btf.path) == RUNNING_KERNEL_BTF or btf.release == os.uname().release:
+            found = btf.kernel.items()
+            names = {kind: {e.name: e.value for e in members.enumerators} for kind, members in found.by_kind().items()}
+        collectors.append(LiveProbeCollector(tree=btf.tree, release=btf.release, names=names))
+    gathered = [c.collect() for c in collectors]
+    existed = os.path.exists(db)
+    conn = store.connect(db)
+    try:
+        with store.transaction(conn, db):
+            store.create_schema(conn, facts=True)
+            for facts in gathered:
+                store.write_facts(conn, facts)
+    except BaseException:
+        conn.close()
+        if not existed and os.path.exists(db):
+            os.unlink(db)
+        raise
+    conn.close()
+    results = [CollectedSource(f.collector, f.source.id, "collected", len(f.releases), len(f.items), 0, f.warnings)
+               for f in gathered]
+    merged = kbase.open_kb(db)
+    comparison = comparing.compare(merged, btf.tree, kfuncs_tagged=btf.found.kfuncs_tagged)
+    return ProbeResult(CollectResult(btf.tree, db, results), comparison, os.path.abspath(btf.path),
+                       btf.kernel.container, btf.kernel.version_source,
+                       [w for f in gathered for w in f.warnings], collectors[1].result if live else None)
+
+
 def open_kb(db: str | None = None):
     from kb.kbase import open_kb as _open
 

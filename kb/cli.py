@@ -190,8 +190,9 @@ def import_reference(reference_dir, header, data_dir, data_version, libbpf):
 
 
 @cli.command(short_help="Write C, Python and JSON lookup tables.")
-@click.option("--lang", "languages", multiple=True, type=click.Choice(("c", "python", "json")),
-              help="Language to emit; repeat for several (default: c and python).")
+@click.option("--lang", "languages", multiple=True, type=click.Choice(("c", "python", "json", "macros")),
+              help="Language to emit; repeat for several (default: c and python). macros: for a probed build "
+                   "(--tree BUILD), the #defines of `bpftool feature probe macros`, named as bpftool names them.")
 @click.option("-o", "--output", default=DEFAULT_TABLES_DIR, show_default=True,
               help="Output directory (files bpf_features.h/.py/.json), or a file name with a single --lang.")
 @tree_option
@@ -295,6 +296,43 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
         click.echo(f"wrote {save_to} ({tree_name} tree)", err=True)
         return
     api.serve(db=db, host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
+
+
+@cli.command(short_help="Record one kernel build's exact features, from its image or BTF, or live.")
+@click.argument("source", required=False, type=click.Path())
+@click.option("--tree", help="Name of the build's tree (default: its release string).")
+@click.option("--release", help="The build's kernel release string, where the image does not state it.")
+@click.option("--live", is_flag=True,
+              help="Also test-load programs through bpf() on the running kernel (root or CAP_BPF): which program "
+                   "types load, which map types can be created, which helpers each program type accepts.")
+@click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+              help="text for people; json lists every helper, enumerator and kfunc of the build by name.")
+@db_option
+@reports_errors
+def probe(source, tree, release, live, fmt, db):
+    """Record exactly what one kernel build has, as a tree of kind build, and compare it with mainline.
+
+    SOURCE is told by its content: raw BTF (/sys/kernel/btf/vmlinux, the default), an ELF vmlinux, a
+    compressed kernel image as distributions ship it (vmlinuz/bzImage: gzip, xz, lzma, bzip2, lz4 or
+    zstd), or a BTFHub-style .btf.tar.xz. The release string comes from --release, else the image's own
+    version string, else `uname -r` for the running kernel. The report lists backports (items mainline
+    has only later than the build's base release), what the build lacks against mainline at its base
+    (configured out, or removed), and items the knowledge base does not know.
+
+    The build then serves like any tree, with no version arithmetic: `kbgen scan --tree BUILD`,
+    `kbgen tables --tree BUILD` (also --lang macros, named as `bpftool feature probe macros` names
+    them), `kbgen info --tree BUILD`.
+
+    \b
+    Examples:
+      kbgen probe                                 # this machine's kernel, offline
+      kbgen probe --live                          # ... and what its verifier accepts
+      kbgen probe /boot/vmlinuz-6.1.0-13-cloud-amd64
+    """
+    from kb import api, render
+
+    result = api.probe(source, db=db, tree=tree, release=release, live=live)
+    click.echo(render.probe_json(result) if fmt == "json" else render.probe(result), nl=False)
 
 
 @cli.command(short_help="Check compiled BPF objects against a kernel.")

@@ -12,7 +12,7 @@ import os
 import sqlite3
 
 from kb import __version__, merge, shipped, store
-from kb.schema import SCHEMA_VERSION
+from kb.schema import SCHEMA_VERSION, statements
 from kb.vocab.errors import KbgenError
 from kb.vocab.warnings import warn
 
@@ -28,7 +28,8 @@ def _cache_path(user_db: str | None) -> str:
 
 def _cache_key(user_db: str | None) -> str:
     """Everything the merged knowledge base is built from; a cached copy with another key is stale."""
-    parts = [__version__, str(SCHEMA_VERSION), shipped.data_version()]
+    schema = hashlib.sha256("".join(statements(facts=False)).encode()).hexdigest()[:12]
+    parts = [__version__, str(SCHEMA_VERSION), schema, shipped.data_version()]
     if user_db and os.path.exists(user_db):
         stat = os.stat(user_db)
         parts += [os.path.abspath(user_db), str(stat.st_size), str(stat.st_mtime_ns)]
@@ -120,6 +121,7 @@ def write_merged(conn: sqlite3.Connection, trees: list[merge.MergedTree]) -> Non
             (tree.name, tree.kind, tree.scheme, top.source.description, top.source.repo, top.source.path,
              top.tag_pattern),
         )
+        store.insert(conn, "item_sources", [(tree.name, *row) for row in tree.item_sources])
         for part in tree.parts:
             for table, rows in store.fact_rows(part, item_sources=True).items():
                 if table == "sources":

@@ -24,6 +24,7 @@ class MergedTree:
     kind: str  # the tree kinds of its sources, highest first: "git+reference"
     scheme: str | None
     parts: list[Facts]  # per source, only what the merged view takes from it
+    item_sources: list[tuple[str, int | str, str]]  # (kind, value, source) for every source that has the item
 
 
 def _rank(facts: Facts) -> tuple:
@@ -81,4 +82,6 @@ def _merge_tree(name: str, ranked: list[Facts]) -> MergedTree:
                         MERGE_NOTE,
                     ))
         parts[facts.source.id].items.append(merged)
-    return MergedTree(name, "+".join(kinds), scheme, list(parts.values()))
+    having = [(kind, value, f.source.id) for (kind, value), (_item, f) in chosen.items()]
+    having += [(kind, value, f.source.id) for (kind, value), entries in others.items() for _item, f in entries]
+    return MergedTree(name, "+".join(kinds), scheme, list(parts.values()), sorted(set(having), key=str))

@@ -222,7 +222,8 @@ def tree_version(conn: sqlite3.Connection, tree: str) -> str:
             "SELECT c.source, COALESCE(c.head_commit, s.revision) FROM collections c LEFT JOIN sources s"
             " ON s.id = c.source WHERE c.tree = ? ORDER BY c.source", (tree,)):
         if source_kind(source) != "reference":
-            parts.append(f"{source} at {head[:12]}" if head else source)
+            short = head[:12] if head and len(head) == 40 and head.isalnum() else head
+            parts.append(f"{source} at {short}" if head else source)
     shipped = conn.execute("SELECT 1 FROM collections WHERE tree = ? AND collector = 'shipped'", (tree,)).fetchone()
     if shipped:
         parts.append(f"shipped data {data_version(conn)}")

@@ -85,3 +85,67 @@ def collect(result) -> str:
         lines.append(f"{result.tree}: {source.items} items, {source.releases} releases, "
                      f"{source.unreleased} not in any release, from {source.source} ({result.db})")
     return "\n".join(lines) + "\n"
+
+
+def _differences(title: str, rows, describe) -> list[str]:
+    if not rows:
+        return []
+    lines = [f"{title} ({len(rows)}):"]
+    lines += [f"  {r.kind:<12} {'' if isinstance(r.value, str) else r.value:<5} {r.name}  {describe(r)}" for r in rows]
+    return lines
+
+
+def probe(result) -> str:
+    c = result.comparison
+    lines = [f"{c.tree}: kernel build {c.release} (base {c.base}), from {result.source} ({result.container})",
+             "  " + ", ".join(f"{n} {kind}s" for kind, n in c.counts.items()) + ("" if c.kfuncs_tagged else
+                                                                                  "; kfuncs not tagged")]
+    lines += [f"  note: {w}" for w in result.warnings]
+    lines += _differences(f"In this build, in mainline only after {c.base} (backports)", c.backports,
+                          lambda r: f"mainline {r.mainline_first_release}")
+    lines += _differences(f"In this build, gone from mainline by {c.base}", c.kept,
+                          lambda r: f"mainline {r.mainline_first_release}..{r.mainline_removed_in}")
+    lines += _differences(f"In mainline {c.base}, not in this build (configured out, or removed)", c.lacking,
+                          lambda r: f"mainline {r.mainline_first_release}")
+    lines += _differences("Unknown to the knowledge base (newer, or vendor-only)", c.unknown, lambda r: "")
+    if result.live is not None:
+        live = result.live
+        loads = sorted(n for n, v in live.prog_types.items() if v.supported)
+        refused = sorted(n for n, v in live.prog_types.items() if v.supported is False)
+        lines.append(f"Live probe: {len(loads)} program types load, {len(refused)} do not"
+                     + (f" ({', '.join(refused)})" if refused else "")
+                     + f"; {sum(1 for v in live.map_types.values() if v.supported)} map types;"
+                     f" {live.timing.helper_pairs} (program type, helper) pairs probed in {live.timing.total_s:.2f} s,"
+                     f" {c.probed_pairs} accepted, {c.undocumented_pairs} of them missing from mainline's"
+                     " as-documented lists")
+    return "\n".join(lines) + "\n"
+
+
+def probe_json(result) -> str:
+    import json
+
+    c = result.comparison
+
+    def rows(differences):
+        return [{"kind": d.kind, "id": d.value, "name": d.name, "mainline_first_release": d.mainline_first_release,
+                 "mainline_removed_in": d.mainline_removed_in} for d in differences]
+
+    document = {
+        "tree": c.tree, "release": c.release, "base": c.base, "source": result.source,
+        "container": result.container, "kfuncs_tagged": c.kfuncs_tagged,
+        **{kind: names for kind, names in c.names.items()},
+        "backports": rows(c.backports), "kept": rows(c.kept), "lacking": rows(c.lacking),
+        "unknown": rows(c.unknown), "warnings": result.warnings,
+    }
+    if result.live is not None:
+        live = result.live
+        document["live"] = {
+            "prog_types": {n: v.supported for n, v in sorted(live.prog_types.items())},
+            "map_types": {n: v.supported for n, v in sorted(live.map_types.items())},
+            "accepts": c.accepts,
+            "probed_pairs": live.timing.helper_pairs,
+            "accepted_pairs": c.probed_pairs,
+            "undocumented_pairs": c.undocumented_pairs,
+            "seconds": round(live.timing.total_s, 3),
+        }
+    return json.dumps(document, indent=2) + "\n"

@@ -20,6 +20,7 @@ class Table:
     columns: tuple[str, ...]  # "name TYPE ..." column definitions
     key: tuple[str, ...]  # primary key of the merged shape; the facts shape adds source after tree
     per_source: bool = True  # rows belong to one (tree, source)
+    merged_only: bool = False  # derived by the merged view, not a fact of any source
 
     def create(self, facts: bool) -> str:
         key = self.key
@@ -162,6 +163,12 @@ TABLES = (
         "flags TEXT",  # space-separated: SEC_SLEEPABLE SEC_ATTACH_BTF ...
         "legacy_form INTEGER NOT NULL DEFAULT 0",  # written in a pre-0.6 form
     ), ("tree", "release", "position")),
+    Table("item_sources", (
+        "tree TEXT NOT NULL",
+        "kind TEXT NOT NULL",
+        "value INTEGER NOT NULL",
+        "source TEXT NOT NULL",  # every source of the tree that has the item, the one items.source names included
+    ), ("tree", "kind", "value", "source"), per_source=False, merged_only=True),
     Table("disagreements", (
         "tree TEXT NOT NULL",
         "source TEXT NOT NULL",  # the facts that recorded it
@@ -178,7 +185,7 @@ TABLES = (
 BY_NAME = {t.name: t for t in TABLES}
 
 # Tables whose rows belong to one (tree, source); re-collecting replaces exactly these rows.
-FACT_TABLES = tuple(t.name for t in TABLES if t.per_source)
+FACT_TABLES = tuple(t.name for t in TABLES if t.per_source and not t.merged_only)
 
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS items_by_name ON items(name)",
@@ -191,4 +198,4 @@ INDEXES = (
 
 
 def statements(*, facts: bool) -> list[str]:
-    return [t.create(facts) for t in TABLES] + list(INDEXES)
+    return [t.create(facts) for t in TABLES if not (facts and t.merged_only)] + list(INDEXES)

@@ -13,6 +13,7 @@ LANGUAGES = {
     "c": ("bpf_features.h", "kb.generators.c"),
     "python": ("bpf_features.py", "kb.generators.python"),
     "json": ("bpf_features.json", "kb.generators.json"),
+    "macros": ("bpf_feature_macros.h", "kb.generators.macros"),
 }
 DEFAULT_LANGUAGES = ("c", "python")
 

@@ -12,6 +12,11 @@ PROGRAM = r"""
 #include "bpf_features.h"
 #include <stdio.h>
 
+static int available(unsigned int min_kernel, unsigned int removed_in, unsigned int version_code)
+{
+    return min_kernel && version_code >= min_kernel && (!removed_in || version_code < removed_in);
+}
+
 int main(void)
 {
     int failures = 0;
@@ -23,8 +28,18 @@ int main(void)
     if (BPF_HELPER_MIN_KERNEL_skb_set_tstamp != bpf_helper_min_kernel[192]) failures++;
     if (bpf_prog_type_min_kernel[6] != KERNEL_VERSION(4, 8, 0)) failures++;      /* XDP */
     if (BPF_MIN_KERNEL_BPF_PROG_RUN != BPF_MIN_KERNEL_BPF_PROG_TEST_RUN) failures++;
-    if (bpf_attach_type_min_kernel[44] != 0) failures++;                          /* unknown */
+    if (bpf_attach_type_min_kernel[44] != KERNEL_VERSION(6, 4, 0)) failures++;    /* BPF_STRUCT_OPS */
+    if (bpf_attach_type_min_kernel[59] != 0) failures++;                          /* unknown */
     if (BPF_KFUNC_MIN_KERNEL_bpf_cpumask_create != KERNEL_VERSION(6, 3, 0)) failures++;
+    /* windows: removed in 6.16, so a 6.16 kernel (and 6.16-rc1, whose version code is 6.16.0) lacks it */
+    if (BPF_KFUNC_REMOVED_IN_cgroup_rstat_flush != KERNEL_VERSION(6, 16, 0)) failures++;
+    if (!available(BPF_KFUNC_MIN_KERNEL_cgroup_rstat_flush, BPF_KFUNC_REMOVED_IN_cgroup_rstat_flush,
+                   KERNEL_VERSION(6, 15, 0))) failures++;
+    if (available(BPF_KFUNC_MIN_KERNEL_cgroup_rstat_flush, BPF_KFUNC_REMOVED_IN_cgroup_rstat_flush,
+                  KERNEL_VERSION(6, 16, 0))) failures++;
+    if (bpf_helper_removed_in[195] != 0) failures++;
+    if (!available(bpf_helper_min_kernel[195], bpf_helper_removed_in[195], KERNEL_VERSION(5, 19, 0))) failures++;
+    if (BPF_FEATURE_MIN_KERNEL_isa_jmp32_v3 != KERNEL_VERSION(5, 1, 0)) failures++;
     if (sizeof(bpf_map_type_min_kernel) / sizeof(bpf_map_type_min_kernel[0]) != BPF_MAP_TYPE_MIN_KERNEL_COUNT)
         failures++;
     printf("%d failures\n", failures);
@@ -100,4 +115,4 @@ def test_no_includes_and_an_include_guard(header_dir):
     text = (header_dir / "bpf_features.h").read_text()
     assert "#include" not in text
     assert text.count("#ifndef KBGEN_BPF_FEATURES_H") == 1
-    assert "shipped data 20" in text.splitlines()[3]
+    assert "shipped data 20" in text.splitlines()[4]

@@ -41,9 +41,24 @@ def test_values(module):
     assert module.helper_available("map_lookup_percpu_elem", "6.1") is True
     assert module.min_release("prog_type", "BPF_PROG_TYPE_XDP") == "4.8"
     assert module.min_release("cmd", "BPF_PROG_RUN") == module.min_release("cmd", 10)
-    assert module.min_release("attach_type", "BPF_STRUCT_OPS") is None
+    assert module.min_release("attach_type", "BPF_STRUCT_OPS") == "6.4"
+    assert module.min_release("attach_type", "BPF_TRACE_FENTRY_MULTI") is None
+    assert module.available("attach_type", "BPF_TRACE_FENTRY_MULTI", "7.0") is None
     assert module.min_release("kfunc", "bpf_cpumask_create") == "6.3"
     assert len(module.HELPERS) == 212
+
+
+def test_windows_and_the_rc_rule(module):
+    assert module.removed_in("kfunc", "cgroup_rstat_flush") == "6.16"
+    assert module.available("kfunc", "cgroup_rstat_flush", "6.15") is True
+    assert module.available("kfunc", "cgroup_rstat_flush", "6.16") is False
+    assert module.available("kfunc", "cgroup_rstat_flush", "6.16.0-rc1") is False  # an rc is its final release
+    assert module.available("kfunc", "cgroup_rstat_flush", "6.15.0-72-generic") is True
+    # Two windows: in 6.17, gone in 6.18, back in 7.0.
+    assert [module.available("kfunc", "bpf_stream_vprintk", k) for k in ("6.16", "6.17", "6.18", "7.0")] == [
+        False, True, False, True]
+    assert module.helper_available(195, "5.19-rc1") is True
+    assert module.helper_available(195, "5.18.19") is False
 
 
 def test_bad_input(module):

@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from kb import availability, queries
-from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC
+from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, MAINLINE
 from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 
 TABLE_KINDS = (HELPER, *ENUM_KINDS, KFUNC, FEATURE)
@@ -46,6 +46,12 @@ class TableModel:
     sources: list[tuple[str, str]]
     releases: list[tuple[str, tuple, tuple | None]] = field(default_factory=list)  # (version, key, uname key)
     kinds: dict[str, list[Entry]] = field(default_factory=dict)  # helper, prog_type, ..., kfunc, feature
+    # Probed builds: the program and map types a live probe loaded (None: not probed live), the helpers each
+    # program type accepted, and mainline's features at the build's base release.
+    loads: dict[str, set] | None = None
+    accepts: dict[int, set[int]] = field(default_factory=dict)
+    base_features: dict[str, bool] = field(default_factory=dict)
+    base_release: str | None = None
 
     @property
     def by_mainline(self) -> bool:
@@ -74,6 +80,8 @@ def build_model(conn: sqlite3.Connection, tree: str | None) -> TableModel:
             (r.version, availability.key_tuple(r.sort_key), availability.uname_key(r.uname))
             for r in queries.releases(conn, name)
         ]
+    if info.scheme == BUILD_SCHEME:
+        _build_facts(conn, model)
     model.kinds = {kind: [] for kind in TABLE_KINDS}
     for i in queries.items(conn, name):
         if i.kind in model.kinds:
@@ -84,3 +92,23 @@ def build_model(conn: sqlite3.Connection, tree: str | None) -> TableModel:
                 i.first_rc, i.gpl_only,
             ))
     return model
+
+
+def _build_facts(conn: sqlite3.Connection, model: TableModel) -> None:
+    live = [row[0] for row in conn.execute("SELECT source FROM collections WHERE tree = ? AND collector = 'live'",
+                                           (model.tree,))]
+    if live:
+        model.loads = {}
+        for kind, value in conn.execute("SELECT kind, value FROM item_sources WHERE tree = ? AND source = ?",
+                                        (model.tree, live[0])):
+            model.loads.setdefault(kind, set()).add(value)
+        for helper, prog_type in conn.execute(
+                "SELECT value, other_value FROM relations WHERE tree = ? AND source = ? AND relation = 'callable_from'",
+                (model.tree, live[0])):
+            model.accepts.setdefault(prog_type, set()).add(helper)
+    names = queries.tree_names(conn)
+    if MAINLINE in names:
+        base = model.base_release = queries.releases(conn, model.tree)[0].base
+        where = availability.target(conn, MAINLINE, base)
+        model.base_features = {i.value: availability.judge(i, where).available
+                               for i in queries.items(conn, MAINLINE, FEATURE)}
