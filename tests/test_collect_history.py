@@ -138,3 +138,25 @@ def test_tags_of_trees_are_not_releases(tmp_path):
     h.repo.git.tag("v2.6.11", tree)
     h.repo.git.tag("-a", "v2.6.12", tree, "-m", "annotated tag of a tree")
     assert [r.version for r in mine(h.path).releases] == ["3.18"]
+
+
+def test_a_revert_and_re_add_gives_two_windows(tmp_path):
+    """BPF_TOKEN_CREATE's story: added, reverted before the next release, added again later."""
+    from gitfixture import History
+    from headers import make_header
+
+    enums = {"bpf_cmd": ["BPF_MAP_CREATE", "BPF_PROG_LOAD"], "bpf_map_type": ["BPF_MAP_TYPE_UNSPEC"],
+             "bpf_prog_type": ["BPF_PROG_TYPE_UNSPEC"]}
+    with_token = dict(enums, bpf_cmd=[*enums["bpf_cmd"], "BPF_TOKEN_CREATE"])
+    h = History(tmp_path / "linux")
+    h.commit("c1", make_header(["unspec"], "mapper", enums))
+    h.tag("v6.6")
+    h.commit("add", make_header(["unspec"], "mapper", with_token), "bpf: add BPF token")
+    h.tag("v6.7")
+    h.commit("revert", make_header(["unspec"], "mapper", enums), "Revert BPF token")
+    h.tag("v6.8")
+    h.commit("again", make_header(["unspec"], "mapper", with_token), "bpf: add BPF token, again")
+    h.tag("v6.9")
+    token = item(mine(h.path), "cmd", 2)
+    assert [(w.since, w.until) for w in token.windows] == [("6.7", "6.8"), ("6.9", None)]
+    assert (token.first_release, token.removed_in, token.introduced_by) == ("6.7", None, h.commits["add"])
