@@ -14,7 +14,7 @@ import os
 
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
-from kb.vocab.facts import CALLABLE_FROM, Facts, Item, ItemName, Presence, Relation, Release, Source, Window
+from kb.vocab.facts import CALLABLE_FROM, PROBED, Facts, Item, ItemName, Presence, Relation, Release, Source, Window
 from kb.vocab.kinds import HELPER, KFUNC, MAP_TYPE, PROG_TYPE, TREE_BUILD
 from kb.vocab.releases import BUILD_SCHEME
 from kb.vocab.versions import Version, VersionError
@@ -23,7 +23,6 @@ RUNNING_KERNEL_BTF = "/sys/kernel/btf/vmlinux"
 PARSER_VERSION = "1"
 UNTAGGED_KFUNCS = ("this build does not tag its kfuncs (no bpf_kfunc declaration tags in its BTF: kernels before "
                    "6.2-6.4 or pahole before 1.25), so which kfuncs it has is not known")
-PROBED = "probed"
 
 
 class BuildError(KbgenError):

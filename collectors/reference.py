@@ -18,6 +18,7 @@ from collectors.header import parse_header
 from collectors.helper_docs import parse_helper_docs
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import (
+    AS_DOCUMENTED,
     CALLABLE_FROM,
     WORKS_WITH,
     Disagreement,
@@ -37,7 +38,6 @@ ENUMS_FILE = "mainline-enums.tsv"
 KFUNCS_FILE = "mainline-kfuncs.tsv"
 COMPAT_FILE = "mainline-helper-compat.tsv"
 FEATURES_FILE = "mainline-features.tsv"
-QUALIFIER = "as documented"
 
 BCC = Source("reference:bcc", "bcc's docs/kernel-versions.md: helpers with the release and commit that added each, "
              "and a License column (GPL)")
@@ -120,7 +120,7 @@ def _enum_source(row: dict[str, str]) -> Source:
 
 def read_reference(directory: str, header_path: str | None = None) -> Facts:
     """The mainline facts of the reference files, completed by a real header."""
-    facts = Facts(MAINLINE, TREE_REFERENCE, BOTH, "reference", MAINLINE_SCHEME, qualifier=QUALIFIER,
+    facts = Facts(MAINLINE, TREE_REFERENCE, BOTH, "reference", MAINLINE_SCHEME, qualifier=AS_DOCUMENTED,
                   other_sources=[BCC, EBPF_DOCS, LIBBPF_HISTORY, VERIFIER, FEATURES])
     for row in _rows(os.path.join(directory, HELPERS_FILE)):
         item, disagreements = _helper(row)

@@ -7,6 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from kb import availability, queries
+from kb.vocab.facts import CALLABLE_FROM, PROBED
 from kb.vocab.kinds import ENUM_KINDS, HELPER, KFUNC, MAINLINE, PROG_TYPE
 
 COMPARED_KINDS = (HELPER, *ENUM_KINDS, KFUNC)
@@ -79,13 +80,13 @@ def _live(conn: sqlite3.Connection, tree: str, result: BuildComparison) -> None:
         "SELECT r.value, h.name, r.other_value, p.name FROM relations r"
         " LEFT JOIN items h ON h.tree = r.tree AND h.kind = r.kind AND h.value = r.value"
         " LEFT JOIN items p ON p.tree = r.tree AND p.kind = r.other_kind AND p.value = r.other_value"
-        " WHERE r.tree = ? AND r.kind = 'helper' AND r.relation = 'callable_from' AND r.qualifier = 'probed'"
-        " ORDER BY r.other_value, r.value", (tree,)).fetchall()
+        " WHERE r.tree = ? AND r.kind = ? AND r.relation = ? AND r.qualifier = ? ORDER BY r.other_value, r.value",
+        (tree, HELPER, CALLABLE_FROM, PROBED)).fetchall()
     if not probed:
         return
     documented = {(v, o) for v, o in conn.execute(
-        "SELECT value, other_value FROM relations WHERE tree = ? AND kind = 'helper' AND relation = 'callable_from'"
-        " AND other_kind = ?", (MAINLINE, PROG_TYPE))}
+        "SELECT value, other_value FROM relations WHERE tree = ? AND kind = ? AND relation = ? AND other_kind = ?",
+        (MAINLINE, HELPER, CALLABLE_FROM, PROG_TYPE))}
     for helper, helper_name, prog_type, prog_name in probed:
         result.accepts.setdefault(prog_name or str(prog_type), []).append(helper_name or str(helper))
     result.probed_pairs = len(probed)

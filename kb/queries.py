@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, HELPER_PREFIX, ITEM_KINDS, MAINLINE, source_kind
+from kb.vocab.releases import MAINLINE_SCHEME
 
 
 class QueryError(KbgenError, ValueError):
@@ -110,7 +111,7 @@ def tree_info(conn: sqlite3.Connection, tree: str) -> TreeInfo:
         "SELECT name, kind, scheme, description FROM trees WHERE name = ?", (tree,)).fetchone()
     sources = tuple(r[0] for r in conn.execute("SELECT source FROM collections WHERE tree = ? ORDER BY source",
                                                (tree,)))
-    return TreeInfo(name, kind, scheme or "mainline", description, sources)
+    return TreeInfo(name, kind, scheme or MAINLINE_SCHEME, description, sources)
 
 
 def releases(conn: sqlite3.Connection, tree: str) -> list[ReleaseRow]:

@@ -17,6 +17,7 @@ from kb.store import section_rule
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import (
+    AS_DOCUMENTED,
     Disagreement,
     Facts,
     HelperDoc,
@@ -31,7 +32,6 @@ from kb.vocab.facts import (
 from kb.vocab.kinds import FEATURE, MAINLINE, TREE_GIT, TREE_REFERENCE, value_of
 from kb.vocab.releases import MAINLINE_SCHEME
 
-QUALIFIER = "as documented"  # the shipped relations describe the newest documented kernel, not every release
 FILES = {
     "sources": ("id", "kind", "description"),
     "items": ("kind", "value", "name", "first_release", "windows", "commit", "alt_commit", "gpl_only", "source",
@@ -244,7 +244,7 @@ def load(directory: str | Path | None = None) -> Facts:
         counts[item.source] = counts.get(item.source, 0) + 1
     main = max(sorted(counts), key=counts.get)
     facts = Facts(
-        MAINLINE, TREE_REFERENCE, sources[main], "shipped", MAINLINE_SCHEME, qualifier=QUALIFIER,
+        MAINLINE, TREE_REFERENCE, sources[main], "shipped", MAINLINE_SCHEME, qualifier=AS_DOCUMENTED,
         items=list(items.values()),
         relations=[
             Relation(r["kind"], value_of(r["kind"], r["value"]), r["relation"], r["other_kind"],

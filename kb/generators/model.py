@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from kb import availability, queries
-from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, MAINLINE
+from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, MAINLINE, SOURCE_LIVE, source_kind
 from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 
 TABLE_KINDS = (HELPER, *ENUM_KINDS, KFUNC, FEATURE)
@@ -95,8 +95,8 @@ def build_model(conn: sqlite3.Connection, tree: str | None) -> TableModel:
 
 
 def _build_facts(conn: sqlite3.Connection, model: TableModel) -> None:
-    live = [row[0] for row in conn.execute("SELECT source FROM collections WHERE tree = ? AND collector = 'live'",
-                                           (model.tree,))]
+    live = [source for (source,) in conn.execute("SELECT source FROM collections WHERE tree = ?", (model.tree,))
+            if source_kind(source) == SOURCE_LIVE]
     if live:
         model.loads = {}
         for kind, value in conn.execute("SELECT kind, value FROM item_sources WHERE tree = ? AND source = ?",

@@ -137,6 +137,11 @@ class HelperDoc:
     source: str | None = None  # None: the source of the Facts holding it
 
 
+# How to read a source's relations: what references document for the newest documented kernel (absence
+# means "not documented", not "refused"), or what a live probe of one build saw the verifier accept.
+AS_DOCUMENTED = "as documented"
+PROBED = "probed"
+
 # Relations between items.
 CALLABLE_FROM = "callable_from"  # helper or kfunc -> prog_type that may call it
 WORKS_WITH = "works_with"  # helper -> map_type it accepts
