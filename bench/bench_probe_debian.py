@@ -5,7 +5,9 @@
 Finds the newest ``linux-image-<version>-cloud-amd64`` package apt knows (``apt-cache search``; the
 ``-unsigned`` variant when the signed one is not there), downloads it with ``apt-get download`` into a
 temporary directory, unpacks it with ``dpkg-deb -x``, and times read_kernel_btf, the BTF parse and
-build_items on its ``boot/vmlinuz-*``.  Needs apt and dpkg-deb (Debian or Ubuntu) unless --image is given.
+build_items on its ``boot/vmlinuz-*``; then records it with ``kbgen probe`` (the API) into a temporary
+database and prints how the build compares with mainline at its base release, and scans the test objects
+against it.  Needs apt and dpkg-deb (Debian or Ubuntu) unless --image is given.
 """
 
 from __future__ import annotations
@@ -89,8 +91,40 @@ def probe(image: str) -> None:
             print(f"  {items.kfuncs[name].prototype}")
     print(f"time: read_kernel_btf {read - start:.2f} s, parse {parsed - read:.2f} s, build_items {done - parsed:.2f} s, "
           f"total {done - start:.2f} s")
+    record(image)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:.0f} MiB")
+
+
+def record(image: str) -> None:
+    """kbgen probe IMAGE, as a user would run it, into a fresh database; then scan the test objects by it."""
+    from kb import api
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "kb.db")
+        start = time.perf_counter()
+        result = api.probe(image, db=db)
+        took = time.perf_counter() - start
+        c = result.comparison
+        print(f"kbgen probe: tree {c.tree} (base {c.base}) recorded in {took:.2f} s: "
+              + ", ".join(f"{n} {kind}s" for kind, n in c.counts.items()))
+        for label, rows in (("backports (in the build, mainline only later)", c.backports),
+                            ("kept (gone from mainline by the base)", c.kept),
+                            ("lacking against mainline at the base", c.lacking),
+                            ("unknown to the knowledge base", c.unknown)):
+            by_kind: dict[str, int] = {}
+            for row in rows:
+                by_kind[row.kind] = by_kind.get(row.kind, 0) + 1
+            sample = ", ".join(r.name for r in rows[:6])
+            print(f"  {label}: {len(rows)} {by_kind or ''} {sample}")
+        for warning in result.warnings:
+            print(f"  note: {warning}")
+        objects = os.path.join(os.path.dirname(__file__), "..", "tests", "bpf")
+        scan = api.scan([objects], tree=c.tree, db=db)
+        for report in scan.objects:
+            problems = [f"{f.kind} {f.name or f.id} ({f.status})" for f in report.findings if f.status != "ok"]
+            print(f"  scan --tree {c.tree} {os.path.basename(report.path)}: "
+                  + ("; ".join(problems) if problems else "ok"))
 
 
 def main() -> None:
