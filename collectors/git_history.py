@@ -25,7 +25,6 @@ from collectors.base import Progress
 from collectors.gitrepo import CollectError, Repository, Revision, TagRef
 from collectors.header import HeaderFacts, HeaderParseError, parse_header
 from collectors.helper_docs import HelperDocError, parse_helper_docs
-from kb.vocab import rules
 from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Presence, Release, Source, Window
 from kb.vocab.kinds import HELPER, TREE_GIT
 from kb.vocab.releases import TagPattern, TagRelease, parse_tag, release_scheme_of
@@ -296,7 +295,7 @@ def _items(found: _Appearances, final: list[_Tag], newest: HeaderFacts | None) -
             value=value,
             name=_current_name(names, at_newest.get(key)),
             first_release=found.first_release.get(key),
-            first_rc=found.first_rc.get(key) if key in found.first_release or key in at_newest else None,
+            first_rc=found.first_rc.get(key),
             introduced_by=introduced.commit if introduced else None,
             subject=introduced.subject if introduced else None,
             author=introduced.author if introduced else None,
@@ -324,7 +323,3 @@ def _current_name(names: list[tuple[tuple, str, Revision | None]], at_newest: li
                 return name
         return at_newest[0]
     return names[-1][1]
-
-
-def release_key(version: str) -> tuple[int, ...]:
-    return rules.kernel_key(version, exact=True)

@@ -57,41 +57,26 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
     collectors = for_repository(repo, tree=tree, tags=tags, tag_pattern=tag_pattern, rev=rev, with_rc=with_rc,
                                 path=path)
     name = collectors[0].tree
-    existed = os.path.exists(db)
-    conn = store.connect(db)
+    known = store.fingerprints(db, name)
     results: list[CollectedSource] = []
-    try:
-        pending = []
-        for collector in collectors:
-            current = collector.fingerprint()
-            if not force and store.fingerprint(conn, name, collector.source_id) == current:
-                results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
-            else:
-                pending.append(collector)
-        gathered = [c.collect(progress) for c in pending]
-        for facts in gathered:
-            if facts.tree == MAINLINE and facts.releases and not _kernel_like(facts.releases) and not force:
-                versions = ", ".join(r.version for r in facts.releases[:3])
-                raise CollectRefused(
-                    f"{repo}: its releases ({versions}, ...) are not kernel releases; record them in another tree "
-                    "(--tree libbpf), or give --force to record them as mainline anyway")
-            results.append(CollectedSource(
-                facts.collector, facts.source.id, "collected", len(facts.releases), len(facts.items),
-                sum(1 for i in facts.items if i.unreleased), facts.warnings))
-        if gathered:
-            with store.transaction(conn, db):
-                store.create_schema(conn, facts=True)
-                for facts in gathered:
-                    store.write_facts(conn, facts)
-    except BaseException:
-        conn.close()
-        if not existed:
-            # Nothing was written; do not leave an empty database file behind either.
-            for suffix in ("", "-journal", "-wal", "-shm"):
-                if os.path.exists(db + suffix):
-                    os.unlink(db + suffix)
-        raise
-    conn.close()
+    pending = []
+    for collector in collectors:
+        if not force and known.get(collector.source_id) == collector.fingerprint():
+            results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
+        else:
+            pending.append(collector)
+    gathered = [c.collect(progress) for c in pending]
+    for facts in gathered:
+        if facts.tree == MAINLINE and facts.releases and not _kernel_like(facts.releases) and not force:
+            versions = ", ".join(r.version for r in facts.releases[:3])
+            raise CollectRefused(
+                f"{repo}: its releases ({versions}, ...) are not kernel releases; record them in another tree "
+                "(--tree libbpf), or give --force to record them as mainline anyway")
+        results.append(CollectedSource(
+            facts.collector, facts.source.id, "collected", len(facts.releases), len(facts.items),
+            sum(1 for i in facts.items if i.unreleased), facts.warnings))
+    if gathered:
+        store.record(db, gathered)
     return CollectResult(name, db, results)
 
 
@@ -124,19 +109,7 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
             names = {kind: {e.name: e.value for e in members.enumerators} for kind, members in found.by_kind().items()}
         collectors.append(LiveProbeCollector(tree=btf.tree, release=btf.release, names=names))
     gathered = [c.collect() for c in collectors]
-    existed = os.path.exists(db)
-    conn = store.connect(db)
-    try:
-        with store.transaction(conn, db):
-            store.create_schema(conn, facts=True)
-            for facts in gathered:
-                store.write_facts(conn, facts)
-    except BaseException:
-        conn.close()
-        if not existed and os.path.exists(db):
-            os.unlink(db)
-        raise
-    conn.close()
+    store.record(db, gathered)
     results = [CollectedSource(f.collector, f.source.id, "collected", len(f.releases), len(f.items), 0, f.warnings)
                for f in gathered]
     merged = kbase.open_kb(db)

@@ -112,12 +112,39 @@ def transaction(conn: sqlite3.Connection, label: str):
         raise StoreError(f"{label}: cannot write ({err})") from None
 
 
-def fingerprint(conn: sqlite3.Connection, tree: str, source: str) -> str | None:
-    """The fingerprint of the last run that collected *source* into *tree*, if any."""
-    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'collections'").fetchone():
-        return None
-    row = conn.execute("SELECT fingerprint FROM collections WHERE tree = ? AND source = ?", (tree, source)).fetchone()
-    return row[0] if row else None
+def fingerprints(path: str, tree: str) -> dict[str, str]:
+    """source -> the fingerprint of the last run that collected it into *tree* ({} for a new database)."""
+    if not os.path.exists(path):
+        return {}
+    conn = connect(path, readonly=True)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'collections'").fetchone():
+            return {}
+        return dict(conn.execute("SELECT source, fingerprint FROM collections WHERE tree = ?", (tree,)))
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{path}: cannot read ({err})") from None
+    finally:
+        conn.close()
+
+
+def record(path: str, all_facts: list[Facts]) -> None:
+    """Write *all_facts* into the database at *path* in one transaction, each replacing what its (tree, source)
+    said before.  A database this call creates is removed again when anything fails: nothing half-written."""
+    existed = os.path.exists(path)
+    conn = connect(path)
+    try:
+        with transaction(conn, path):
+            create_schema(conn, facts=True)
+            for facts in all_facts:
+                write_facts(conn, facts)
+    except BaseException:
+        conn.close()
+        if not existed:
+            for suffix in ("", "-journal", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.unlink(path + suffix)
+        raise
+    conn.close()
 
 
 def release_keys(facts: Facts) -> dict[str, str]:
