@@ -15,7 +15,7 @@ import os
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import CALLABLE_FROM, PROBED, Facts, Item, ItemName, Presence, Relation, Release, Source, Window
-from kb.vocab.kinds import HELPER, KFUNC, MAP_TYPE, PROG_TYPE, TREE_BUILD
+from kb.vocab.kinds import ENUM_KINDS, HELPER, KFUNC, MAP_TYPE, PROG_TYPE, TREE_BUILD
 from kb.vocab.releases import BUILD_SCHEME
 from kb.vocab.versions import Version, VersionError
 
@@ -109,6 +109,7 @@ class BuildBTFCollector:
                 names = [ItemName(n, is_alias=position > 0) for position, n in enumerate(spellings)]
                 facts.items.append(Item(kind, value, spellings[0], release.version, names=names,
                                         windows=list(window)))
+        facts.covers = (HELPER, *ENUM_KINDS, *((KFUNC,) if found.kfuncs_tagged else ()))
         if found.kfuncs_tagged:
             for kfunc in found.kfuncs.values():
                 facts.items.append(Item(KFUNC, kfunc.name, kfunc.name, release.version, names=[ItemName(kfunc.name)],

@@ -25,9 +25,10 @@ from collectors.base import Progress
 from collectors.gitrepo import CollectError, Repository, Revision, TagRef
 from collectors.header import HeaderFacts, HeaderParseError, parse_header
 from collectors.helper_docs import HelperDocError, parse_helper_docs
+from kb.vocab import rules
 from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Presence, Release, Source, Window
-from kb.vocab.kinds import HELPER, TREE_GIT
-from kb.vocab.releases import TagPattern, TagRelease, parse_tag, release_scheme_of
+from kb.vocab.kinds import ENUM_KINDS, HELPER, TREE_GIT
+from kb.vocab.releases import DEBIAN_SCHEME, TagPattern, TagRelease, parse_tag, release_scheme_of
 
 HEADER_PATH = "include/uapi/linux/bpf.h"
 # Bump when parsing changes what a blob yields, so that a re-collect is not skipped as "nothing new".
@@ -56,7 +57,7 @@ class _Appearances:
     names: dict[tuple, dict[str, tuple[tuple, Revision | None]]] = field(default_factory=dict)
     aliases: set[tuple] = field(default_factory=set)
     first_release: dict[tuple, str] = field(default_factory=dict)
-    first_rc: dict[tuple, str] = field(default_factory=dict)
+    rc_present: dict[str, set[tuple]] = field(default_factory=dict)  # rc tag version -> items (with --rc)
     name_release: dict[tuple, str] = field(default_factory=dict)
     present: dict[str, set[tuple]] = field(default_factory=dict)  # release version -> items
 
@@ -74,7 +75,7 @@ class GitHistoryCollector:
         self.repository = Repository(repo)
         self.tree = tree or self.repository.label
         self.path = path or HEADER_PATH
-        self.tags_glob = tags
+        self.tags_glob = (tags,) if isinstance(tags, str) else tuple(tags or ())
         self.pattern = TagPattern(tag_pattern) if tag_pattern else None
         self.tag_pattern = tag_pattern
         self.rev = rev
@@ -84,7 +85,7 @@ class GitHistoryCollector:
     def fingerprint(self) -> str:
         head = self.repository.resolve(self.rev)
         digest = hashlib.sha256()
-        for part in (PARSER_VERSION, self.path, self.tags_glob or "", self.tag_pattern or "", str(self.with_rc),
+        for part in (PARSER_VERSION, self.path, "|".join(self.tags_glob), self.tag_pattern or "", str(self.with_rc),
                      head, self.repository.refs_digest()):
             digest.update(part.encode() + b"\0")
         return digest.hexdigest()
@@ -92,14 +93,22 @@ class GitHistoryCollector:
     # -- the steps of a run -------------------------------------------------------------------------------
 
     def release_tags(self) -> list[_Tag]:
-        """The tags that are releases of this tree, in release order (rcs only with --rc)."""
+        """The tags that are releases of this tree, in release order (rcs only with --rc).
+
+        Sets :attr:`history_cut` when what is collected starts after the tree does: older releases of the same
+        scheme left out by --tags, or a shallow clone.  Items present at the first collected release then have
+        a first release no earlier than it, not that release.
+        """
         parsed: list[_Tag] = []
+        left_out: list[TagRelease] = []
         for ref in self.repository.tags():
-            if self.tags_glob and not fnmatch.fnmatchcase(ref.name, self.tags_glob):
-                continue
             release = self.pattern.parse(ref.name) if self.pattern else parse_tag(ref.name)
-            if release is not None:
-                parsed.append(_Tag(ref, release))
+            if release is None:
+                continue
+            if self.tags_glob and not any(fnmatch.fnmatchcase(ref.name, glob) for glob in self.tags_glob):
+                left_out.append(release)
+                continue
+            parsed.append(_Tag(ref, release))
         scheme = release_scheme_of([t.release for t in parsed])
         by_key: dict[tuple, _Tag] = {}
         for tag in parsed:
@@ -109,7 +118,11 @@ class GitHistoryCollector:
             known = by_key.get(tag.release.key)
             if known is None or tag.name < known.name:
                 by_key[tag.release.key] = tag
-        return [by_key[key] for key in sorted(by_key)]
+        ordered = [by_key[key] for key in sorted(by_key)]
+        first = next((t.release.key for t in ordered if not t.release.is_rc), None)
+        self.history_cut = self.repository.is_shallow() or any(
+            r.scheme == scheme and not r.is_rc and first is not None and r.key < first for r in left_out)
+        return ordered
 
     def collect(self, progress: Progress | None = None) -> Facts:
         # Taken before reading anything, so that a commit landing mid-run makes the next run look again.
@@ -118,7 +131,7 @@ class GitHistoryCollector:
         head = repo.resolve(self.rev)
         tags = self.release_tags()
         if not tags:
-            what = f"matches {self.tags_glob!r}" if self.tags_glob else "is a release"
+            what = f"matches {' or '.join(repr(g) for g in self.tags_glob)}" if self.tags_glob else "is a release"
             raise CollectError(f"{repo.path}: no tag {what} (name the release tags with --tags or --tag-pattern)")
         revisions = repo.revisions([head, *dict.fromkeys(t.ref.commit for t in tags)], self.path)
         blob_of = repo.blob_ids([r.commit for r in revisions] + [t.ref.commit for t in tags] + [head], self.path)
@@ -129,7 +142,7 @@ class GitHistoryCollector:
         if not any(t.blob for t in tags):
             raise CollectError(f"{repo.path}: {self.path} is missing at every release tag")
         warnings: list[str] = []
-        parsed = self._parse_blobs(tags, revisions, blob_of[head], head, progress, warnings)
+        parsed, texts = self._parse_blobs(tags, revisions, blob_of[head], head, progress, warnings)
         found = _walk(revisions, tags, parsed)
         final = [t for t in tags if not t.release.is_rc]
         newest_blob = blob_of[head] if blob_of[head] in parsed else next(
@@ -143,17 +156,21 @@ class GitHistoryCollector:
             scheme=tags[0].release.scheme,
             fingerprint=fingerprint,
             head_commit=head,
-            tag_pattern=self.tag_pattern or self.tags_glob,
+            tag_pattern=self.tag_pattern or " ".join(self.tags_glob) or None,
             releases=self._releases(final),
+            covers=(HELPER, *ENUM_KINDS),
             warnings=warnings,
         )
-        facts.items = _items(found, final, parsed.get(newest_blob))
+        facts.items = _items(found, tags, parsed.get(newest_blob), cut=self.history_cut)
         facts.presence = [Presence(kind, value, version) for version, keys in found.present.items()
                           for kind, value in sorted(keys, key=str)]
-        facts.helper_docs = self._docs(facts.items, [blob_of[head], *(t.blob for t in reversed(tags))], warnings)
+        facts.helper_docs = _docs(facts.items, [texts[b] for b in dict.fromkeys(
+            [blob_of[head], *(t.blob for t in reversed(tags))]) if b in texts], self.path, warnings)
         return facts
 
-    def _parse_blobs(self, tags, revisions, head_blob, head, progress, warnings) -> dict[str, HeaderFacts]:
+    def _parse_blobs(self, tags, revisions, head_blob, head, progress, warnings):
+        """Every distinct blob read once and parsed once; the text of release and head blobs kept for the helper
+        documentation (which only they can give)."""
         # Name each blob by where it first appears, so that an error says which tag or commit to look at.
         where: dict[str, str] = {}
         at_release: set[str] = set()
@@ -167,8 +184,11 @@ class GitHistoryCollector:
         if head_blob:
             where.setdefault(head_blob, f"{self.rev} ({head[:12]})")
         parsed: dict[str, HeaderFacts] = {}
+        texts: dict[str, bytes] = {}
         for done, (blob, content) in enumerate(self.repository.read_blobs(list(where)), 1):
             label = where[blob]
+            if blob in at_release or blob == head_blob:
+                texts[blob] = content
             try:
                 parsed[blob] = parse_header(content)
             except HeaderParseError as err:
@@ -177,10 +197,10 @@ class GitHistoryCollector:
                 warnings.append(f"{self.path} at {label}: {err}; skipped that revision")
             if progress:
                 progress(done, len(where))
-        return parsed
+        return parsed, texts
 
     def _releases(self, final: list[_Tag]) -> list[Release]:
-        unames = self._debian_unames(final) if final and final[0].release.scheme == "debian" else {}
+        unames = self._debian_unames(final) if final and final[0].release.scheme == DEBIAN_SCHEME else {}
         return [
             Release(t.release.version, t.release.sort_key, str(t.release.base), t.name, t.ref.commit, t.ref.date,
                     bool(t.blob), unames.get(t.ref.commit))
@@ -189,42 +209,50 @@ class GitHistoryCollector:
 
     def _debian_unames(self, tags: list[_Tag]) -> dict[str, str]:
         """commit -> the kernel release string its builds report (6.1.0-13), from Debian's ABI name."""
-        found: dict[str, str] = {}
+        commits = [t.ref.commit for t in tags]
+        blob_of: dict[str, str] = {}
         for path in DEBIAN_DEFINES:
-            blobs = self.repository.blob_ids([t.ref.commit for t in tags], path)
-            for tag in tags:
-                if tag.ref.commit in found or not blobs.get(tag.ref.commit):
-                    continue
-                match = _ABINAME_RE.search(self.repository.read_blob(blobs[tag.ref.commit]))
-                if match:
-                    major, minor = tag.release.key[:2]
-                    found[tag.ref.commit] = f"{major}.{minor}.0-{int(match.group(1))}"
+            for commit, blob in self.repository.blob_ids(commits, path).items():
+                if blob and commit not in blob_of:
+                    blob_of[commit] = blob
+        abinames = {}
+        for blob, content in self.repository.read_blobs(list(dict.fromkeys(blob_of.values()))):
+            match = _ABINAME_RE.search(content)
+            if match:
+                abinames[blob] = int(match.group(1))
+        found = {}
+        for tag in tags:
+            abiname = abinames.get(blob_of.get(tag.ref.commit))
+            if abiname is not None:
+                major, minor = tag.release.key[:2]
+                found[tag.ref.commit] = f"{major}.{minor}.0-{abiname}"
         return found
 
-    def _docs(self, items: list[Item], blobs: list[str | None], warnings: list[str]) -> list[HelperDoc]:
-        """The newest documentation of each helper: from the newest header that documents it."""
-        value_of = {n.name: i.value for i in items if i.kind == HELPER for n in i.names}
-        wanted = {i.value for i in items if i.kind == HELPER and i.value != 0}
-        docs: list[HelperDoc] = []
-        done: set[int] = set()
-        for blob in dict.fromkeys(b for b in blobs if b):
-            if not wanted - done:
-                break
-            try:
-                found = parse_helper_docs(self.repository.read_blob(blob))
-            except HelperDocError as err:
-                warnings.append(f"{self.path} (blob {blob[:12]}): helper documentation: {err}; skipped")
+
+def _docs(items: list[Item], texts: list[bytes], path: str, warnings: list[str]) -> list[HelperDoc]:
+    """The newest documentation of each helper: from the newest header (texts newest first) that documents it."""
+    value_of = {n.name: i.value for i in items if i.kind == HELPER for n in i.names}
+    wanted = {i.value for i in items if i.kind == HELPER and i.value != 0}
+    docs: list[HelperDoc] = []
+    done: set[int] = set()
+    for text in texts:
+        if not wanted - done:
+            break
+        try:
+            found = parse_helper_docs(text)
+        except HelperDocError as err:
+            warnings.append(f"{path}: helper documentation: {err}; skipped that header's documentation")
+            continue
+        variants: dict[int, int] = {}
+        for doc in found:
+            value = value_of.get(doc.name)
+            if value is None or value in done:
                 continue
-            variants: dict[int, int] = {}
-            for doc in found:
-                value = value_of.get(doc.name)
-                if value is None or value in done:
-                    continue
-                variants[value] = variants.get(value, -1) + 1
-                docs.append(HelperDoc(value, doc.name, variants[value], doc.signature, doc.description, doc.returns,
-                                      doc.attributes))
-            done |= set(variants)
-        return docs
+            variants[value] = variants.get(value, -1) + 1
+            docs.append(HelperDoc(value, doc.name, variants[value], doc.signature, doc.description, doc.returns,
+                                  doc.attributes))
+        done |= set(variants)
+    return docs
 
 
 def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderFacts]) -> _Appearances:
@@ -246,15 +274,14 @@ def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderF
     for tag in tags:
         header = parsed.get(tag.blob)
         version = tag.release.version
-        if not tag.release.is_rc:
-            found.present[version] = set()
+        present = found.rc_present if tag.release.is_rc else found.present
+        present[version] = set()
         if header is None:
             continue
         for kind, value, name, alias_of in header.items():
+            present[version].add((kind, value))
             if tag.release.is_rc:
-                found.first_rc.setdefault((kind, value), version)
                 continue
-            found.present[version].add((kind, value))
             found.first_release.setdefault((kind, value), version)
             found.name_release.setdefault((kind, value, name), version)
             # A name only a tag shows (its revision lies outside the walked history) still counts, last.
@@ -264,38 +291,58 @@ def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderF
     return found
 
 
-def _windows(key: tuple, final: list[_Tag], present: dict[str, set[tuple]]) -> list[Window]:
-    """Runs of consecutive releases that have the item: a revert and re-add gives two windows."""
+def _windows(key: tuple, final: list[_Tag], present: dict[str, set[tuple]], cut: bool) -> list[Window]:
+    """Runs of consecutive releases that have the item: a revert and re-add gives two windows.  Where the
+    collected history is *cut* (older releases left out), a window open at the first release starts unknown."""
     windows: list[Window] = []
     since = None
-    for tag in final:
+    started = False
+    for position, tag in enumerate(final):
         version = tag.release.version
         if key in present[version]:
-            since = since or version
-        elif since:
+            if not started:
+                since, started = (None if cut and position == 0 else version), True
+        elif started:
             windows.append(Window(since, version))
-            since = None
-    if since:
+            started = False
+    if started:
         windows.append(Window(since))
     return windows
 
 
-def _items(found: _Appearances, final: list[_Tag], newest: HeaderFacts | None) -> list[Item]:
+def _first_rc(key: tuple, first_release: str | None, rcs: list[_Tag], rc_present: dict[str, set]) -> str | None:
+    """The first rc of the release an item first appears in that has it (only --rc collects rc tags)."""
+    if first_release is None:
+        return None
+    base = rules.kernel_key(first_release)[:3]
+    for tag in rcs:
+        if tag.release.key[:3] == base and key in rc_present[tag.release.version]:
+            return tag.release.version
+    return None
+
+
+def _items(found: _Appearances, tags: list[_Tag], newest: HeaderFacts | None, *, cut: bool) -> list[Item]:
+    final = [t for t in tags if not t.release.is_rc]
+    rcs = [t for t in tags if t.release.is_rc]
     at_newest: dict[tuple, list[str]] = {}
     for kind, value, name, _alias in newest.items() if newest else ():
         at_newest.setdefault((kind, value), []).append(name)
     items = []
-    for key in sorted(set(found.first_release) | set(at_newest), key=lambda k: (k[0], str(k[1]).zfill(12))):
+    for key in sorted(set(found.first_release) | set(at_newest), key=lambda k: (k[0], isinstance(k[1], str), k[1])):
         kind, value = key
         names = sorted((order, name, revision) for name, (order, revision) in found.names[key].items())
         introduced = found.first_commit.get(key)
-        windows = _windows(key, final, found.present)
+        windows = _windows(key, final, found.present, cut)
+        first_release = windows[0].since if windows else None
+        lower_bound = bool(windows) and first_release is None
         items.append(Item(
             kind=kind,
             value=value,
             name=_current_name(names, at_newest.get(key)),
-            first_release=found.first_release.get(key),
-            first_rc=found.first_rc.get(key),
+            first_release=first_release,
+            first_rc=_first_rc(key, first_release, rcs, found.rc_present),
+            note=f"present at {final[0].release.version}, the first release collected; earlier releases were "
+                 "not collected" if lower_bound else None,
             introduced_by=introduced.commit if introduced else None,
             subject=introduced.subject if introduced else None,
             author=introduced.author if introduced else None,

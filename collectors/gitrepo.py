@@ -84,6 +84,10 @@ class Repository:
                 found.append(TagRef(name, peeled or obj, date))
         return found
 
+    def is_shallow(self) -> bool:
+        """A shallow clone: its history stops at grafted commits, so what looks first may not be."""
+        return self.git("rev-parse", "--is-shallow-repository").decode().strip() == "true"
+
     def refs_digest(self) -> str:
         return hashlib.sha256(self.git("for-each-ref", "refs/tags", "--format=%(refname)%1f%(objectname)")).hexdigest()
 

@@ -38,11 +38,12 @@ class CollectRefused(KbgenError):
 
 
 def _kernel_like(releases) -> bool:
-    """Whether releases look like kernel releases (3.x and later), not a library's (libbpf 0.8, 1.4)."""
-    return all(int(r.base.split(".")[0]) >= 3 for r in releases)
+    """Whether the releases that have the header look like kernel releases (3.x and later: bpf.h arrived in 3.18),
+    not a library's (libbpf 0.8, 1.4).  linux.git's 2.6 tags are releases too, but without the header."""
+    return all(int(r.base.split(".")[0]) >= 3 for r in releases if r.has_header)
 
 
-def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: str | None = None,
+def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: str | list[str] | None = None,
             tag_pattern: str | None = None, rev: str = "HEAD", with_rc: bool = False, path: str | None = None,
             force: bool = False, progress: Callable[[int, int], None] | None = None) -> CollectResult:
     """Mine *repo* with every collector that has something to read there, into tree *tree* of *db*.
@@ -109,11 +110,13 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
             names = {kind: {e.name: e.value for e in members.enumerators} for kind, members in found.by_kind().items()}
         collectors.append(LiveProbeCollector(tree=btf.tree, release=btf.release, names=names))
     gathered = [c.collect() for c in collectors]
-    store.record(db, gathered)
+    # A build tree holds exactly one build: probing another kernel into it replaces the one it held.
+    earlier = store.tree_releases(db, btf.tree)
+    store.record(db, gathered, replacing=(btf.tree,) if earlier and earlier != [btf.release] else ())
     results = [CollectedSource(f.collector, f.source.id, "collected", len(f.releases), len(f.items), 0, f.warnings)
                for f in gathered]
     merged = kbase.open_kb(db)
-    comparison = comparing.compare(merged, btf.tree, kfuncs_tagged=btf.found.kfuncs_tagged)
+    comparison = comparing.compare(merged, btf.tree)
     return ProbeResult(CollectResult(btf.tree, db, results), comparison, os.path.abspath(btf.path),
                        btf.kernel.container, btf.kernel.version_source,
                        [w for f in gathered for w in f.warnings], collectors[1].result if live else None)
@@ -165,9 +168,9 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
 
 
 def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False):
-    from kb.tables import DEFAULT_LANGUAGES, generate
+    from kb.tables import generate
 
-    return generate(open_kb(db), tree=tree, languages=languages or DEFAULT_LANGUAGES, output=output, check=check)
+    return generate(open_kb(db), tree=tree, languages=languages or None, output=output, check=check)
 
 
 @dataclass

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from kb import queries
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
-from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
+from kb.vocab.releases import BUILD_SCHEME
 
 AVAILABLE = "available"
 NOT_YET = "not_yet"  # its first release is newer than the target
@@ -68,31 +68,25 @@ def key_tuple(text: str | None) -> tuple[int, ...] | None:
 def target(conn: sqlite3.Connection, tree: str, kernel: str | None) -> Target:
     """Place *kernel* in *tree*.  A build tree needs no kernel: it is one."""
     info = queries.tree_info(conn, tree)
-    if info.scheme == BUILD_SCHEME:
-        rows = queries.releases(conn, tree)
-        build = rows[0]
-        if kernel and kernel not in (build.version, build.tag):
-            raise TargetError(f"tree {tree} is the build {build.version}: --kernel {kernel} is another kernel "
-                              "(leave --kernel out to judge by the build)")
-        return Target(tree, kernel or build.version, key_tuple(build.sort_key), build.version)
-    if kernel is None:
-        raise TargetError(f"tree {tree} holds many releases: say which kernel to judge with --kernel")
-    if info.scheme == MAINLINE_SCHEME:
-        try:
-            return Target(tree, kernel, rules.kernel_key(kernel, exact=False), None)
-        except ValueError as err:
-            raise TargetError(str(err)) from None
     rows = queries.releases(conn, tree)
+    if info.scheme == BUILD_SCHEME:
+        if not rows:
+            raise TargetError(f"tree {tree} is a build without a release")
+        if kernel and kernel not in (rows[0].version, rows[0].tag):
+            raise TargetError(f"tree {tree} is the build {rows[0].version}: --kernel {kernel} is another kernel "
+                              "(leave --kernel out to judge by the build)")
+        kernel = kernel or rows[0].version
+    elif kernel is None:
+        raise TargetError(f"tree {tree} holds many releases: say which kernel to judge with --kernel")
+    answers = [(key_tuple(r.sort_key), uname_key(r.uname)) for r in rows]
     try:
-        key = rules.as_final(rules.kernel_key(kernel, exact=True))
+        key, index = rules.place(info.scheme, kernel, answers)
+    except rules.OlderThanTree:
+        raise TargetError(f"{kernel} is older than every release of tree {tree} (the first is {rows[0].version})"
+                          ) from None
     except ValueError as err:
         raise TargetError(str(err)) from None
-    answers = [tuple(k for k in (key_tuple(r.sort_key), uname_key(r.uname)) if k) for r in rows]
-    index = rules.resolve(key, answers)
-    if index is None:
-        first = rows[0].version if rows else "none"
-        raise TargetError(f"{kernel} is older than every release of tree {tree} (the first is {first})")
-    return Target(tree, kernel, key_tuple(rows[index].sort_key), rows[index].version)
+    return Target(tree, kernel, key, None if index is None else rows[index].version)
 
 
 def uname_key(uname: str | None) -> tuple[int, ...] | None:
@@ -103,19 +97,17 @@ def compare(a: Target, b: Target) -> int:
     return (a.key > b.key) - (a.key < b.key)
 
 
+_STATUS = {"available": AVAILABLE, "not_yet": NOT_YET, "removed": REMOVED}
+
+
 def judge(item: queries.ItemRow, where: Target) -> Verdict:
     if not item.window_keys:
         status = UNRELEASED if item.unreleased else RELEASE_UNKNOWN
         return Verdict(status, False, None, None)
     windows = [(key_tuple(since), key_tuple(until)) for since, until in item.window_keys]
     first_rc = rules.kernel_key(item.first_rc, exact=False) if item.first_rc else None
-    if rules.in_windows(where.key, windows, first_rc):
-        judged = rules.as_final(where.key)
-        index = max(i for i, (since, _until) in enumerate(windows) if since is None or since <= judged)
-        return Verdict(AVAILABLE, True, item.windows[index].since, None)
-    judged = rules.as_final(where.key)
-    later = [i for i, (since, _until) in enumerate(windows) if since is not None and since > judged]
-    gone = [i for i, (_since, until) in enumerate(windows) if until is not None and until <= judged]
-    if gone and not (later and later[0] < gone[-1]):
-        return Verdict(REMOVED, False, item.windows[gone[-1]].since, item.windows[gone[-1]].until)
-    return Verdict(NOT_YET, False, item.windows[later[0]].since if later else item.first_release, None)
+    status, index = rules.verdict(where.key, windows, first_rc)
+    window = item.windows[index] if index is not None else None
+    if status == "removed":
+        return Verdict(REMOVED, False, window.since, window.until)
+    return Verdict(_STATUS[status], status == "available", window.since if window else item.first_release, None)

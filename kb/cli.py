@@ -82,9 +82,10 @@ def cli():
 @cli.command(short_help="Mine a repository's history into a tree.")
 @click.option("--repo", required=True, type=click.Path(), help="Kernel (or libbpf) git repository, normal or bare.")
 @click.option("--tree", help="Name of the tree to record into (default: the repository directory's name).")
-@click.option("--tags", default=None,
-              help="Glob naming the release tags (default: every tag that reads as a release: v5.19, "
-                   "Ubuntu-5.15.0-91.101, kernel-5.14.0-427.el9, debian/6.1.76-1, v6.1.0-13-amd64).")
+@click.option("--tags", multiple=True,
+              help="Glob naming release tags; repeat for several (--tags v6.1 --tags 'v6.1.*'). Default: every "
+                   "tag that reads as a release: v5.19, Ubuntu-5.15.0-91.101, kernel-5.14.0-427.el9, "
+                   "debian/6.1.76-1, v6.1.0-13-amd64.")
 @click.option("--tag-pattern", default=None,
               help="Regular expression reading another tag scheme, with named groups major, minor and optionally "
                    "patch, rc and any numbered parts, e.g. '^rel-(?P<major>\\d+)\\.(?P<minor>\\d+)-(?P<build>\\d+)$'.")
@@ -109,6 +110,7 @@ def collect(repo, tree, tags, tag_pattern, rev, with_rc, path, force, quiet, db)
     \b
     Examples:
       kbgen collect --repo ~/src/linux --tree mainline
+      kbgen collect --repo ~/src/linux-stable --tree stable-6.1 --tags v6.1 --tags 'v6.1.*'
       kbgen collect --repo ~/src/ubuntu-jammy --tree ubuntu-jammy --tags 'Ubuntu-5.15.0-*'
       kbgen collect --repo ~/src/libbpf --tree libbpf
     """
@@ -215,6 +217,8 @@ def tables(languages, output, tree, check, db):
     from kb import api
 
     result = api.tables(db=db, tree=tree, languages=tuple(languages) or None, output=output, check=check)
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     if check:
         for path in result.stale:
             click.echo(f"stale: {path}", err=True)
@@ -348,15 +352,26 @@ def probe(source, tree, release, live, fmt, db):
 def scan(objects, kernel, tree, fmt, summary, output, db):
     """Check compiled BPF objects (clang -target bpf) against a target kernel.
 
-    Finds every helper call, kfunc call and BTF-defined (or legacy) map of every program section,
-    names its program and instruction, and gives its first release. OBJECTS are .o files or
-    directories (searched for *.o). With --tree, the kernel is judged by that tree's releases (a
-    distribution tree, or a probed build, which needs no --kernel).
+    Judges what the kernel and libbpf will see: each program's type and expected attach type (from its
+    section name, by libbpf's own rules, with the libbpf release that first loads it), every helper and
+    kfunc call, map (BTF-defined, legacy, global data, struct_ops, inner maps), and the instruction-set,
+    verifier, BTF and ELF features the object uses (JMP32, loops, atomics, ISA v4, global data,
+    kconfig, ksyms...). Needs libbpf handles on older kernels (probe_read_kernel, BTF kinds it strips)
+    do not raise the minimum; weak externs are optional; extern BPF functions are resolved by linking.
+    Also checks a helper's program type (an error with a probed build's --tree, a warning from the
+    documented lists) and GPL-only helpers and kfuncs in objects whose license is not GPL-compatible.
+
+    OBJECTS are .o files or directories (searched for *.o). ELF objects of other machines (host objects)
+    are skipped with a note, as are files a directory holds that are not ELF or not regular (bitcode,
+    FIFOs). Only regular files are read, mapped rather than loaded. With --tree, the kernel is judged by that tree's releases (a distribution tree, or a
+    probed build, which needs no --kernel). Reports are written as objects are scanned.
 
     \b
     Exit status: 0 when everything is available on --kernel (or no --kernel was given: the report
     then says the minimum kernel each object needs), 1 when something needs a newer kernel, was
-    removed before it, or is unknown to the knowledge base, 2 on bad input.
+    removed before it, is unknown to the knowledge base, or is refused by the verifier on any kernel
+    (license, a probed build's program type), 2 on bad input (a malformed object, a FIFO given, or no
+    BPF object at all while --kernel is given).
     """
     from kb import api, scan_report
 

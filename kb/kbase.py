@@ -127,4 +127,4 @@ def write_merged(conn: sqlite3.Connection, trees: list[merge.MergedTree]) -> Non
                 if table == "sources":
                     conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?, ?, ?, ?, ?)", rows)
                 else:
-                    store.insert(conn, table, rows)
+                    store.insert(conn, table, rows, replace=False)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 
-from kb.vocab.facts import Disagreement, Facts, Item
+from kb.vocab import rules
+from kb.vocab.facts import Disagreement, Facts, Item, ItemName, Window
 from kb.vocab.kinds import source_priority
 
 MERGE_NOTE = "two sources of this tree differ; the tables use the fact of the higher-ranked source"
-COMPARED_FIELDS = ("first_release", "introduced_by", "removed_in")
+COMPARED_FIELDS = ("first_release", "introduced_by", "removed_in", "gpl_only")
 
 
 @dataclasses.dataclass
@@ -65,23 +66,75 @@ def _merge_tree(name: str, ranked: list[Facts]) -> MergedTree:
 
     parts = {f.source.id: dataclasses.replace(f, items=[], helper_docs=[], disagreements=[]) for f in ranked}
     for facts in ranked:
-        part = parts[facts.source.id]
-        part.helper_docs = [d for d in facts.helper_docs if docs_from[d.value] == facts.source.id]
-        part.disagreements = [d for d in facts.disagreements if _real_disagreement(d)]
+        parts[facts.source.id].helper_docs = [d for d in facts.helper_docs if docs_from[d.value] == facts.source.id]
+    merged_items = {key: _merged_item(item, facts, others.get(key, [])) for key, (item, facts) in chosen.items()}
     for key, (item, facts) in chosen.items():
-        merged = dataclasses.replace(item, names=list(item.names), source=_item_source(item, facts))
-        known = {n.name for n in merged.names}
+        merged = merged_items[key]
+        parts[facts.source.id].items.append(merged)
         for other, other_facts in others.get(key, ()):
-            merged.names += [n for n in other.names if n.name not in known]
-            known |= {n.name for n in other.names}
             for field in COMPARED_FIELDS:
-                used, theirs = getattr(item, field), getattr(other, field)
+                used, theirs = getattr(merged, field), getattr(other, field)
                 if used is not None and theirs is not None and used != theirs:
                     parts[facts.source.id].disagreements.append(Disagreement(
                         item.kind, item.value, field, used, merged.source, theirs, _item_source(other, other_facts),
                         MERGE_NOTE,
                     ))
-        parts[facts.source.id].items.append(merged)
+    for facts in ranked:
+        for d in facts.disagreements:
+            kept = _as_merged(d, merged_items.get((d.kind, d.value)), chosen.get((d.kind, d.value)), facts)
+            if kept is not None and _real_disagreement(kept):
+                parts[facts.source.id].disagreements.append(kept)
     having = [(kind, value, f.source.id) for (kind, value), (_item, f) in chosen.items()]
     having += [(kind, value, f.source.id) for (kind, value), entries in others.items() for _item, f in entries]
     return MergedTree(name, "+".join(kinds), scheme, list(parts.values()), sorted(set(having), key=str))
+
+
+def _merged_item(item: Item, facts: Facts, others: list[tuple[Item, Facts]]) -> Item:
+    """The chosen source's item, with every name any source knows (oldest first) and, where the chosen source
+    only knows the item was there at the first release it saw, the first release a source that saw earlier
+    gives."""
+    merged = dataclasses.replace(item, names=_names([item, *(other for other, _f in others)]),
+                                 windows=list(item.windows), source=_item_source(item, facts))
+    if merged.windows and merged.windows[0].since is None:
+        for other, other_facts in others:
+            until = merged.windows[0].until
+            if other.first_release and (until is None or rules.kernel_key(other.first_release)
+                                        < rules.kernel_key(until)):
+                merged.windows[0] = Window(other.first_release, until)
+                merged.first_release = other.first_release
+                merged.note = "; ".join(filter(None, [
+                    merged.note, f"first release {other.first_release} from {_item_source(other, other_facts)}"]))
+                break
+    return merged
+
+
+def _names(items: list[Item]) -> list[ItemName]:
+    """Every name the items carry, in an order each source's own order (oldest first) agrees with; where the
+    sources say nothing about two names, the higher-ranked source's order, then first mention."""
+    order: list[str] = []
+    by_name: dict[str, ItemName] = {}
+    after: dict[str, set[str]] = defaultdict(set)  # name -> names that must come before it
+    for item in items:
+        for position, n in enumerate(item.names):
+            if n.name not in by_name:
+                by_name[n.name] = n
+                order.append(n.name)
+            after[n.name] |= {earlier.name for earlier in item.names[:position]}
+    placed: list[str] = []
+    while len(placed) < len(order):
+        ready = [n for n in order if n not in placed and after[n] <= set(placed)]
+        placed.append(ready[0] if ready else next(n for n in order if n not in placed))  # a cycle: first mention
+    return [by_name[n] for n in placed]
+
+
+def _as_merged(d: Disagreement, merged: Item | None, chosen: tuple[Item, Facts] | None, facts: Facts
+               ) -> Disagreement | None:
+    """A source's own disagreement as the merged view states it: as it is where the source's item is the one the
+    tables use; else against the value the tables use, from the source that gives it."""
+    if merged is None or chosen is None or chosen[1] is facts:
+        return d
+    used = getattr(merged, d.field, None)
+    if used is None or used == d.other:
+        return None
+    return dataclasses.replace(d, used=used, used_source=merged.source, note=f"{d.note}; {MERGE_NOTE}" if d.note
+                               else MERGE_NOTE)

@@ -39,14 +39,16 @@ class BuildComparison:
     undocumented_pairs: int = 0  # accepted live, but not in mainline's "as documented" lists
 
 
-def compare(conn: sqlite3.Connection, tree: str, *, kfuncs_tagged: bool = True) -> BuildComparison:
-    release = queries.releases(conn, tree)[0]
+def compare(conn: sqlite3.Connection, tree: str) -> BuildComparison:
+    """How the build (or any tree's newest release) compares with mainline, for the kinds the tree covers."""
+    release = queries.releases(conn, tree)[-1]
     base = release.base or release.version
-    result = BuildComparison(tree, release.version, base, kfuncs_tagged)
+    covered = queries.covers(conn, tree)
+    result = BuildComparison(tree, release.version, base, KFUNC in covered)
     build = {(i.kind, i.value): i for i in queries.items(conn, tree)}
     mainline = {(i.kind, i.value): i for i in queries.items(conn, MAINLINE)}
     where = availability.target(conn, MAINLINE, base)
-    kinds = COMPARED_KINDS if kfuncs_tagged else tuple(k for k in COMPARED_KINDS if k != KFUNC)
+    kinds = tuple(k for k in COMPARED_KINDS if k in covered)
     for kind in kinds:
         mine = [i for (k, _v), i in sorted(build.items(), key=_order) if k == kind]
         result.counts[kind] = len(mine)

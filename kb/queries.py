@@ -10,7 +10,17 @@ from dataclasses import dataclass, field
 
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import Window
-from kb.vocab.kinds import ENUM_KINDS, HELPER, HELPER_PREFIX, ITEM_KINDS, MAINLINE, source_kind
+from kb.vocab.kinds import (
+    ENUM_KINDS,
+    HELPER,
+    HELPER_PREFIX,
+    ITEM_KINDS,
+    LIBBPF,
+    MAINLINE,
+    SHIPPED_COLLECTOR,
+    SOURCE_REFERENCE,
+    source_kind,
+)
 from kb.vocab.releases import MAINLINE_SCHEME
 
 
@@ -222,10 +232,11 @@ def tree_version(conn: sqlite3.Connection, tree: str) -> str:
     for source, head in conn.execute(
             "SELECT c.source, COALESCE(c.head_commit, s.revision) FROM collections c LEFT JOIN sources s"
             " ON s.id = c.source WHERE c.tree = ? ORDER BY c.source", (tree,)):
-        if source_kind(source) != "reference":
+        if source_kind(source) != SOURCE_REFERENCE:
             short = head[:12] if head and len(head) == 40 and head.isalnum() else head
             parts.append(f"{source} at {short}" if head else source)
-    shipped = conn.execute("SELECT 1 FROM collections WHERE tree = ? AND collector = 'shipped'", (tree,)).fetchone()
+    shipped = conn.execute("SELECT 1 FROM collections WHERE tree = ? AND collector = ?",
+                           (tree, SHIPPED_COLLECTOR)).fetchone()
     if shipped:
         parts.append(f"shipped data {data_version(conn)}")
     return " + ".join(parts) or tree
@@ -249,7 +260,15 @@ def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[li
 
 
 
-def section_tables(conn: sqlite3.Connection, tree: str = "libbpf") -> list:
+def covers(conn: sqlite3.Connection, tree: str) -> set[str]:
+    """The item kinds some source of *tree* gives completely (an item of these kinds it lacks, it lacks)."""
+    kinds: set[str] = set()
+    for (text,) in conn.execute("SELECT covers FROM collections WHERE tree = ?", (tree,)):
+        kinds |= set((text or "").split())
+    return kinds
+
+
+def section_tables(conn: sqlite3.Connection, tree: str = LIBBPF) -> list:
     """Every release's libbpf section table (kb.vocab.sections.SectionTable), oldest release first."""
     from kb.store import section_rule
     from kb.vocab.sections import SectionTable
@@ -265,3 +284,14 @@ def section_tables(conn: sqlite3.Connection, tree: str = "libbpf") -> list:
         rule = section_rule(dict(zip(names, row)))
         tables.setdefault(rule.release, []).append(rule.definition)
     return [SectionTable(release, tuple(defs)) for release, defs in tables.items()]
+
+
+def relation_sets(conn: sqlite3.Connection, tree: str, relation: str) -> dict[tuple, dict[str | None, set]]:
+    """Every (kind, value) of *tree* with *relation* -> {qualifier: the other values it relates to}: for a scan
+    that checks many calls, one query instead of one per item."""
+    found: dict[tuple, dict[str | None, set]] = {}
+    for kind, value, other, qualifier in conn.execute(
+            "SELECT kind, value, other_value, qualifier FROM relations WHERE tree = ? AND relation = ?",
+            (tree, relation)):
+        found.setdefault((kind, value), {}).setdefault(qualifier, set()).add(other)
+    return found

@@ -62,6 +62,7 @@ TABLES = (
         "head_commit TEXT",
         "tag_pattern TEXT",
         "qualifier TEXT",  # how to read its relations: as documented, probed
+        "covers TEXT",  # the item kinds it gives completely, space-separated
         "items INTEGER",
         "warnings TEXT",
     ), ("tree", "source")),

@@ -29,7 +29,7 @@ from kb.vocab.facts import (
     Window,
     windows_text,
 )
-from kb.vocab.kinds import FEATURE, MAINLINE, TREE_GIT, TREE_REFERENCE, value_of
+from kb.vocab.kinds import FEATURE, ITEM_KINDS, LIBBPF, MAINLINE, SHIPPED_COLLECTOR, TREE_GIT, TREE_REFERENCE, value_of
 from kb.vocab.releases import MAINLINE_SCHEME
 
 FILES = {
@@ -44,7 +44,9 @@ FILES = {
 DOCS_FILE = "helper_docs.jsonl"
 VERSION_FILE = "VERSION"
 # The libbpf tree: release tags and every release's section table, mined from the libbpf mirror.
-LIBBPF_TREE = "libbpf"
+LIBBPF_TREE = LIBBPF
+# Not the id a user's clone gets (git:<directory>:src/libbpf.c): both can stand in the libbpf tree side by side.
+LIBBPF_SOURCE = "git:github.com/libbpf/libbpf:src/libbpf.c"
 LIBBPF_FILES = {
     "libbpf_releases": ("version", "tag", "commit", "date", "source"),
     "libbpf_sections": ("releases", "position", "pattern", "prog_type", "expected_attach_type", "attach_type",
@@ -161,7 +163,7 @@ def dump_libbpf(facts: Facts, directory: str) -> list[str]:
         groups.setdefault(key, []).append(release.version)
     files = {
         os.path.join(directory, "libbpf_releases.tsv"): _tsv("libbpf_releases", LIBBPF_FILES["libbpf_releases"], [
-            (r.version, r.tag, r.commit, r.date, facts.source.id) for r in facts.releases]),
+            (r.version, r.tag, r.commit, r.date, LIBBPF_SOURCE) for r in facts.releases]),
         os.path.join(directory, "libbpf_sections.tsv"): _tsv("libbpf_sections", LIBBPF_FILES["libbpf_sections"], [
             (",".join(releases), *entry) for key, releases in groups.items() for entry in key]),
     }
@@ -173,10 +175,10 @@ def load_libbpf(base: Path) -> Facts | None:
     if not (base / "libbpf_releases.tsv").exists():
         return None
     releases = _read_tsv(base / "libbpf_releases.tsv", LIBBPF_FILES["libbpf_releases"])
-    source_id = releases[-1]["source"] if releases else "git:libbpf:src/libbpf.c"
+    source_id = releases[-1]["source"] if releases else LIBBPF_SOURCE
     facts = Facts(LIBBPF_TREE, TREE_GIT, Source(source_id, LIBBPF_SOURCE_DESCRIPTION,
                                                 revision=releases[-1]["commit"] if releases else None),
-                  "shipped", MAINLINE_SCHEME)
+                  SHIPPED_COLLECTOR, MAINLINE_SCHEME)
     for row in releases:
         facts.releases.append(Release(row["version"], rules.key_text(rules.kernel_key(row["version"])),
                                       row["version"], row["tag"], row["commit"], row["date"]))
@@ -244,7 +246,8 @@ def load(directory: str | Path | None = None) -> Facts:
         counts[item.source] = counts.get(item.source, 0) + 1
     main = max(sorted(counts), key=counts.get)
     facts = Facts(
-        MAINLINE, TREE_REFERENCE, sources[main], "shipped", MAINLINE_SCHEME, qualifier=AS_DOCUMENTED,
+        MAINLINE, TREE_REFERENCE, sources[main], SHIPPED_COLLECTOR, MAINLINE_SCHEME, qualifier=AS_DOCUMENTED,
+        covers=ITEM_KINDS,
         items=list(items.values()),
         relations=[
             Relation(r["kind"], value_of(r["kind"], r["value"]), r["relation"], r["other_kind"],

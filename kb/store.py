@@ -27,6 +27,8 @@ from kb.vocab.facts import (
     Source,
     Window,
 )
+from kb.vocab.kinds import MAINLINE
+from kb.vocab.releases import MAINLINE_SCHEME
 from kb.vocab.sections import SectionDef
 
 
@@ -127,15 +129,53 @@ def fingerprints(path: str, tree: str) -> dict[str, str]:
         conn.close()
 
 
-def record(path: str, all_facts: list[Facts]) -> None:
+def _check_scheme(conn: sqlite3.Connection, path: str, facts: Facts) -> None:
+    """A tree's releases follow one scheme: another source's facts of another scheme go in another tree."""
+    if facts.tree == MAINLINE and facts.scheme not in (None, MAINLINE_SCHEME):
+        raise StoreError(f"{path}: tree {MAINLINE} holds mainline releases, and {facts.source.id} has "
+                         f"{facts.scheme} releases: record them in another tree (--tree)")
+    row = conn.execute("SELECT scheme FROM trees WHERE name = ?", (facts.tree,)).fetchone()
+    if row and row[0] and facts.scheme and row[0] != facts.scheme:
+        others = conn.execute("SELECT count(*) FROM collections WHERE tree = ? AND source != ?",
+                              (facts.tree, facts.source.id)).fetchone()[0]
+        if others:
+            raise StoreError(f"{path}: tree {facts.tree} holds {row[0]} releases, and {facts.source.id} has "
+                             f"{facts.scheme} releases: record them in another tree (--tree)")
+
+
+def drop_tree(conn: sqlite3.Connection, tree: str) -> None:
+    """Forget every fact of *tree*, whatever its source (inside the caller's transaction)."""
+    for table in FACT_TABLES:
+        conn.execute(f"DELETE FROM {table} WHERE tree = ?", (tree,))
+    conn.execute("DELETE FROM trees WHERE name = ?", (tree,))
+
+
+def tree_releases(path: str, tree: str) -> list[str]:
+    """The release names *tree* has in the database at *path* ([] when it has no such tree)."""
+    if not os.path.exists(path):
+        return []
+    conn = connect(path, readonly=True)
+    try:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'releases'").fetchone():
+            return []
+        return [row[0] for row in conn.execute("SELECT DISTINCT version FROM releases WHERE tree = ?", (tree,))]
+    finally:
+        conn.close()
+
+
+def record(path: str, all_facts: list[Facts], *, replacing: tuple[str, ...] = ()) -> None:
     """Write *all_facts* into the database at *path* in one transaction, each replacing what its (tree, source)
-    said before.  A database this call creates is removed again when anything fails: nothing half-written."""
+    said before, after forgetting the trees named in *replacing* whole.  A database this call creates is removed
+    again when anything fails: nothing half-written."""
     existed = os.path.exists(path)
     conn = connect(path)
     try:
         with transaction(conn, path):
             create_schema(conn, facts=True)
+            for tree in replacing:
+                drop_tree(conn, tree)
             for facts in all_facts:
+                _check_scheme(conn, path, facts)
                 write_facts(conn, facts)
     except BaseException:
         conn.close()
@@ -160,12 +200,15 @@ def key_of(version: str | None, known: dict[str, str]) -> str | None:
     return rules.key_text(rules.kernel_key(version, exact=True))
 
 
-def insert(conn: sqlite3.Connection, table: str, rows: list[tuple]) -> None:
+def insert(conn: sqlite3.Connection, table: str, rows: list[tuple], *, replace: bool = True) -> None:
+    """Insert *rows*; a row whose key is taken replaces it (a fact store), or, without *replace*, is dropped (the
+    merged view, written in rank order: the first source to give a release or section rule keeps it)."""
     if rows:
         columns = BY_NAME[table].column_names
         marks = ", ".join("?" * len(columns))
         names = ", ".join(f'"{c}"' for c in columns)
-        conn.executemany(f"INSERT OR REPLACE INTO {table} ({names}) VALUES ({marks})", rows)
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        conn.executemany(f"{verb} INTO {table} ({names}) VALUES ({marks})", rows)
 
 
 def fact_rows(facts: Facts, *, item_sources: bool) -> dict[str, list[tuple]]:
@@ -185,7 +228,8 @@ def fact_rows(facts: Facts, *, item_sources: bool) -> dict[str, list[tuple]]:
     rows: dict[str, list[tuple]] = {
         "sources": [(s.id, s.kind, s.description, s.repo, s.path, s.revision) for s in sources],
         "collections": [(tree, source, facts.collector, facts.tree_kind, facts.fingerprint, facts.head_commit,
-                         facts.tag_pattern, facts.qualifier, len(facts.items), "\n".join(facts.warnings) or None)],
+                         facts.tag_pattern, facts.qualifier, " ".join(facts.covers) or None, len(facts.items),
+                         "\n".join(facts.warnings) or None)],
         "releases": [(tree, source, r.version, r.sort_key, r.base, r.tag, r.commit, r.date, int(r.has_header), r.uname)
                      for r in facts.releases],
         "items": [], "item_names": [], "windows": [],
@@ -259,7 +303,7 @@ def read_facts(conn: sqlite3.Connection, schema: str = "main") -> list[Facts]:
         source = sources.get(r["source"]) or Source(r["source"])
         found[(r["tree"], r["source"])] = Facts(
             r["tree"], r["tree_kind"], source, r["collector"], schemes.get(r["tree"]), r["fingerprint"],
-            r["head_commit"], r["tag_pattern"], r["qualifier"],
+            r["head_commit"], r["tag_pattern"], r["qualifier"], tuple((r["covers"] or "").split()),
             warnings=(r["warnings"] or "").splitlines(),
         )
 

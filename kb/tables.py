@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from kb.atomic import OutputError, recover, write_all_atomic
 
@@ -22,6 +22,7 @@ DEFAULT_LANGUAGES = ("c", "python")
 class TablesResult:
     written: list[str]
     stale: list[str]
+    notes: list[str] = field(default_factory=list)
 
 
 def output_paths(languages: tuple[str, ...], output: str) -> dict[str, str]:
@@ -48,11 +49,19 @@ def _read(path: str) -> str | None:
         raise OutputError(f"{path}: cannot read ({err})") from None
 
 
-def generate(conn, *, tree: str | None, languages: tuple[str, ...], output: str, check: bool) -> TablesResult:
+def generate(conn, *, tree: str | None, languages: tuple[str, ...] | None, output: str, check: bool) -> TablesResult:
     from kb.generators.model import build_model
 
+    model = build_model(conn, tree)
+    notes = []
+    if languages is None:
+        languages = DEFAULT_LANGUAGES
+        if not (model.by_mainline or model.is_build):
+            languages = tuple(lang for lang in languages if lang != "c")
+            notes.append(f"no C header for tree {model.tree}: KERNEL_VERSION() cannot hold its {model.scheme} "
+                         "releases (--lang python judges by them)")
     paths = output_paths(languages, output)
-    contents = render(build_model(conn, tree), languages)
+    contents = render(model, languages)
     files = {paths[lang]: contents[lang] for lang in languages}
     if not check:
         for directory in sorted({os.path.dirname(os.path.abspath(p)) for p in files}):
@@ -63,6 +72,6 @@ def generate(conn, *, tree: str | None, languages: tuple[str, ...], output: str,
             recover(directory)
     stale = [path for path, text in files.items() if _read(path) != text]
     if check:
-        return TablesResult([], stale)
+        return TablesResult([], stale, notes)
     write_all_atomic({p: files[p] for p in stale})
-    return TablesResult(stale, [])
+    return TablesResult(stale, [], notes)

@@ -160,3 +160,57 @@ def test_a_revert_and_re_add_gives_two_windows(tmp_path):
     token = item(mine(h.path), "cmd", 2)
     assert [(w.since, w.until) for w in token.windows] == [("6.7", "6.8"), ("6.9", None)]
     assert (token.first_release, token.removed_in, token.introduced_by) == ("6.7", None, h.commits["add"])
+
+
+def test_first_rc_is_of_the_release_the_item_arrived_in(tmp_path):
+    """Added in 6.7-rc1, reverted before 6.7, added again for 6.8: its first rc is 6.8-rc1, not 6.7-rc1."""
+    from click.testing import CliRunner
+    from gitfixture import History
+    from headers import make_header
+
+    from kb.cli import cli
+
+    h = History(tmp_path / "linux")
+    h.commit("c1", make_header(["unspec", "a"]))
+    h.tag("v6.6")
+    for label, helpers in (("v6.7-rc1", ["unspec", "a", "b"]), ("v6.7-rc2", ["unspec", "a"]), ("v6.7", None),
+                           ("v6.8-rc1", ["unspec", "a", "b"]), ("v6.8", None)):
+        if helpers:
+            h.commit(label, make_header(helpers))
+        h.tag(label)
+    b = item(mine(h.path, with_rc=True), "helper", 2)
+    assert (b.first_release, b.first_rc, [w.text() for w in b.windows]) == ("6.8", "6.8-rc1", ["6.8.."])
+    assert item(mine(h.path, with_rc=True), "helper", 1).first_rc is None  # in 6.6, before any collected rc
+    db = tmp_path / "kb.db"
+    CliRunner().invoke(cli, ["collect", "--repo", h.path, "--tree", "linux", "--rc", "--db", str(db), "-q"])
+    for kernel, expected in (("6.7-rc1", "not yet"), ("6.7-rc2", "not yet"), ("6.8-rc1", "available since 6.8")):
+        result = CliRunner().invoke(cli, ["info", "b", "--tree", "linux", "--kernel", kernel, "--db", str(db)])
+        assert result.exit_code == 0, result.output
+        assert f"on the kernel   {expected}" in result.stdout, (kernel, result.stdout)
+
+
+def test_a_partial_history_does_not_claim_first_releases(tmp_path):
+    """Collected from v5.1 on, what 5.1 has was there before: the shipped first release stands."""
+    from click.testing import CliRunner
+    from gitfixture import History
+    from headers import make_header
+
+    from kb.cli import cli
+
+    h = History(tmp_path / "linux")
+    h.commit("c1", make_header(["unspec", "map_lookup_elem"]))
+    h.tag("v5.0")
+    h.commit("c2", make_header(["unspec", "map_lookup_elem", "map_update_elem"]))
+    h.tag("v5.1")
+    h.commit("c3", make_header(["unspec", "map_lookup_elem", "map_update_elem", "map_delete_elem"]))
+    h.tag("v5.2")
+    partial = mine(h.path, tags="v5.[12]")
+    lookup = item(partial, "helper", 1)
+    assert (lookup.first_release, lookup.windows[0].since) == (None, None)
+    assert "earlier releases were not collected" in lookup.note
+    assert item(partial, "helper", 3).first_release == "5.2"
+    db = tmp_path / "kb.db"
+    CliRunner().invoke(cli, ["collect", "--repo", h.path, "--tree", "mainline", "--tags", "v5.[12]", "--db", str(db),
+                             "-q"])
+    info = CliRunner().invoke(cli, ["info", "map_lookup_elem", "--kernel", "4.19", "--db", str(db)]).stdout
+    assert "first release   3.19" in info and "available since 3.19" in info

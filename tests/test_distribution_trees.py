@@ -88,6 +88,15 @@ def test_scan_judges_by_the_trees_releases(distro):
         assert run("scan", PERCPU_OBJECT, "--kernel", with_it).exit_code == 1
 
 
+def test_no_c_header_for_abi_releases(distro, tmp_path):
+    scheme, _history, db = distro
+    refused = run("tables", "--tree", f"{scheme}-tree", "--lang", "c", "-o", str(tmp_path / "x.h"), "--db", str(db))
+    assert refused.exit_code == 2 and "KERNEL_VERSION() cannot hold" in refused.stderr
+    default = run("tables", "--tree", f"{scheme}-tree", "-o", str(tmp_path / "out"), "--db", str(db))
+    assert default.exit_code == 0 and "note: no C header" in default.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["bpf_features.py"]
+
+
 def test_generated_python_judges_the_same(distro, tmp_path):
     scheme, _history, db = distro
     _tags, _at, _abi, without, with_it = SCHEMES[scheme]
@@ -148,3 +157,26 @@ def test_tag_pattern_teaches_a_scheme(tmp_path):
     assert helper["first_release"] == "5.10-b2"
     bad = run("collect", "--repo", h.path, "--db", str(db), "--tag-pattern", "(?P<major>\\d+)")
     assert bad.exit_code == 2 and "needs the named groups major and minor" in bad.stderr
+
+
+def test_linux_history_before_bpf_is_still_kernel_releases(tmp_path):
+    """linux.git's 2.6 tags are releases without bpf.h: they do not make linux look like a library."""
+    h = History(tmp_path / "linux")
+    h.commit("c0", None, other_file=True)
+    h.tag("v2.6.39")
+    h.commit("c1", make_header(BASE))
+    h.tag("v3.18")
+    result = run("collect", "--repo", h.path, "--tree", "mainline", "--db", str(tmp_path / "kb.db"), "-q")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_tree_keeps_one_release_scheme(distro, tmp_path):
+    scheme, history, db = distro
+    other = History(tmp_path / "other")
+    other.commit("c1", make_header(BASE))
+    other.tag("v5.15")
+    mixed = run("collect", "--repo", other.path, "--tree", f"{scheme}-tree", "--db", str(db), "-q")
+    assert mixed.exit_code == 2
+    assert f"tree {scheme}-tree holds {scheme} releases" in mixed.stderr
+    into_mainline = run("collect", "--repo", history.path, "--tree", "mainline", "--db", str(tmp_path / "m.db"), "-q")
+    assert into_mainline.exit_code == 2 and "tree mainline holds mainline releases" in into_mainline.stderr

@@ -18,12 +18,15 @@ def test_mined_mainline_supersedes_and_records_disagreements(history, tmp_path):
     assert (lookup.first_release, lookup.commit) == ("4.0", history.commits["c1"])
     assert lookup.source == "git:linux:include/uapi/linux/bpf.h"
     disagreements = queries.disagreements(conn, "mainline", "helper", 1)
-    mined = {d.field: d for d in disagreements if d.used_source == lookup.source}
-    assert (mined["first_release"].used, mined["first_release"].other, mined["first_release"].other_source) == (
-        "4.0", "3.19", "reference:bcc")
-    assert mined["introduced_by"].other == "d0003ec01c667b731c139e23de3306a8b328ccf5"
-    # The references' own disagreement about helper 1 is kept too, each side named by its own source.
-    assert any(d.used_source == "reference:bcc" and d.other_source == "reference:ebpf-docs" for d in disagreements)
+    # Every row states the value the tables use (the mined one) against each other source's, named by its source:
+    # the shipped fact (bcc's) and the references' own dispute about it (ebpf-docs said 3.18).
+    assert {(d.field, d.used, d.used_source, d.other, d.other_source) for d in disagreements} == {
+        ("first_release", "4.0", lookup.source, "3.19", "reference:bcc"),
+        ("first_release", "4.0", lookup.source, "3.18", "reference:ebpf-docs"),
+        ("introduced_by", lookup.commit, lookup.source, "d0003ec01c667b731c139e23de3306a8b328ccf5", "reference:bcc"),
+        ("introduced_by", lookup.commit, lookup.source, "0a542a86d73b1577e7d4f55fc95dcffd3fe62643",
+         "reference:ebpf-docs"),
+    }
     # Items the mined tree does not cover keep the shipped facts.
     assert rows[("helper", 195)].first_release == "5.19"
     assert rows[("helper", 195)].source == "reference:bcc+ebpf-docs"

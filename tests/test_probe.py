@@ -206,3 +206,14 @@ def test_live_probe_refused_is_one_line_and_stores_nothing(tmp_path, monkeypatch
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert "bpf() is not permitted here" in result.stderr
     assert not db.exists()
+
+
+def test_a_build_tree_holds_one_build_and_mainline_holds_no_build(images, tmp_path):
+    backport, lacking = images
+    db = tmp_path / "kb.db"
+    assert run("probe", str(backport), "--tree", "prod", "--db", str(db)).exit_code == 0
+    assert run("probe", str(lacking), "--release", "6.1.0-13-amd64", "--tree", "prod", "--db", str(db)).exit_code == 0
+    report = json.loads(run("export", "--tree", "prod", "--kind", "helper", "--db", str(db)).stdout)
+    assert [i["first_release"] for i in report["items"]] == ["6.1.0-13-amd64"] * 3  # the 5.15 build is gone
+    refused = run("probe", str(backport), "--tree", "mainline", "--db", str(db))
+    assert refused.exit_code == 2 and "tree mainline holds mainline releases" in refused.stderr

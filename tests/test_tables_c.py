@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -40,6 +41,12 @@ int main(void)
     if (bpf_helper_removed_in[195] != 0) failures++;
     if (!available(bpf_helper_min_kernel[195], bpf_helper_removed_in[195], KERNEL_VERSION(5, 19, 0))) failures++;
     if (BPF_FEATURE_MIN_KERNEL_isa_jmp32_v3 != KERNEL_VERSION(5, 1, 0)) failures++;
+    /* two windows: 6.17..6.18 and 7.0.. -- the AVAILABLE macro honours both */
+    if (!BPF_KFUNC_AVAILABLE_bpf_stream_vprintk(KERNEL_VERSION(6, 17, 0))) failures++;
+    if (BPF_KFUNC_AVAILABLE_bpf_stream_vprintk(KERNEL_VERSION(6, 18, 0))) failures++;
+    if (!BPF_KFUNC_AVAILABLE_bpf_stream_vprintk(KERNEL_VERSION(7, 0, 0))) failures++;
+    if (BPF_HELPER_AVAILABLE_map_lookup_percpu_elem(KERNEL_VERSION(5, 18, 0))) failures++;
+    if (!BPF_HELPER_AVAILABLE_bpf_per_cpu_ptr(KERNEL_VERSION(5, 10, 0))) failures++;
     if (sizeof(bpf_map_type_min_kernel) / sizeof(bpf_map_type_min_kernel[0]) != BPF_MAP_TYPE_MIN_KERNEL_COUNT)
         failures++;
     printf("%d failures\n", failures);
@@ -116,3 +123,28 @@ def test_no_includes_and_an_include_guard(header_dir):
     assert "#include" not in text
     assert text.count("#ifndef KBGEN_BPF_FEATURES_H") == 1
     assert "shipped data 20" in text.splitlines()[4]
+
+
+def test_a_tree_without_some_enums_still_compiles_pedantically(tmp_path):
+    """A 4.x stable tree has no link types: C has no zero-length arrays, so none is emitted."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from gitfixture import History
+    from headers import make_header
+
+    if not shutil.which("gcc"):
+        pytest.skip("gcc not installed")
+    h = History(tmp_path / "linux-4.9.y")
+    h.commit("c1", make_header(["unspec", "map_lookup_elem"], "enum"))
+    h.tag("v4.9")
+    db = tmp_path / "kb.db"
+    CliRunner().invoke(cli, ["collect", "--repo", h.path, "--tree", "stable-4.9", "--db", str(db), "-q"])
+    result = CliRunner().invoke(cli, ["tables", "--tree", "stable-4.9", "--lang", "c", "-o", str(tmp_path / "out"),
+                                      "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    header = tmp_path / "out" / "bpf_features.h"
+    assert "#define BPF_LINK_TYPE_MIN_KERNEL_COUNT 0" in header.read_text()
+    (tmp_path / "use.c").write_text('#include "bpf_features.h"\nint main(void) { return BPF_HELPER_COUNT != 2; }\n')
+    subprocess.run(["gcc", "-std=c99", "-pedantic-errors", "-Wall", "-Wextra", "-Werror", "-I", str(header.parent),
+                    str(tmp_path / "use.c"), "-o", str(tmp_path / "use")], check=True)

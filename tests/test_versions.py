@@ -117,3 +117,27 @@ def test_windows_and_the_rc_rule():
     # Where the tree recorded the item's first rc, that decides for rc kernels of its release.
     assert not rules.in_windows(key("5.19-rc1"), arrived, first_rc=key("5.19-rc3"))
     assert rules.in_windows(key("5.19-rc3"), arrived, first_rc=key("5.19-rc3"))
+
+
+def test_debian_kernels_with_an_abi_the_tree_does_not_name():
+    debian = [(rules.kernel_key("6.0.12-1"), None),
+              (rules.kernel_key("6.1.76-1"), rules.kernel_key("6.1.0-18")),
+              (rules.kernel_key("6.1.85-1"), rules.kernel_key("6.1.0-20")),
+              (rules.kernel_key("6.1.90-1"), rules.kernel_key("6.1.0-21"))]
+    # A newer ABI than any release: the newest release; one between two: the release before it.
+    assert rules.resolve(rules.kernel_key("6.1.0-22-amd64"), debian) == 3
+    assert rules.resolve(rules.kernel_key("6.1.0-19-amd64"), debian) == 1
+    assert rules.resolve(rules.kernel_key("6.1.0-20-amd64"), debian) == 2
+    # A package version between two releases.
+    assert rules.resolve(rules.kernel_key("6.1.80-1"), debian) == 1
+
+
+def test_an_rc_decides_only_within_the_release_the_item_arrived_in():
+    key = rules.kernel_key
+    # In 6.7-rc1, reverted before 6.7, back in 6.8 (collected with --rc: the first rc of 6.8 that has it).
+    windows = [(key("6.8"), None)]
+    assert rules.verdict(key("6.7-rc2"), windows, first_rc=key("6.8-rc1")) == ("not_yet", 0)
+    assert rules.verdict(key("6.8-rc1"), windows, first_rc=key("6.8-rc1")) == ("available", 0)
+    assert rules.verdict(key("6.8-rc1"), windows, first_rc=key("6.8-rc3")) == ("not_yet", 0)
+    gone = [(key("6.1"), key("6.16"))]
+    assert rules.verdict(key("6.16-rc1"), gone) == ("removed", 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 
 from kb.generators.model import Entry, TableModel
+from kb.vocab.errors import KbgenError
 from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC
 
 GUARD = "KBGEN_BPF_FEATURES_H"
@@ -27,6 +28,8 @@ def _comment(text: str) -> str:
 
 
 def _array(lines: list[str], c_name: str, count_macro: str, table: list[Entry | None], removed: bool) -> None:
+    if not table:
+        return  # C has no arrays of length 0; the count macro says 0
     lines.append(f"static const unsigned int {c_name}[{count_macro}] KBGEN_UNUSED = {{")
     for value, entry in enumerate(table):
         label = entry.name if entry else "(no such id)"
@@ -45,6 +48,16 @@ def _identifier(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", text)
 
 
+def _available(entry: Entry) -> str:
+    """A C expression of `code` (a LINUX_VERSION_CODE) true on exactly the item's windows."""
+    tests = []
+    for since, until in entry.window_keys:
+        low = f"(code) >= {_kv(Entry.base(since))}" if since else ""
+        high = f"(code) < {_kv(Entry.base(until))}" if until else ""
+        tests.append(" && ".join(filter(None, [low, high])) or "1")
+    return " || ".join(f"({t})" for t in tests) if tests else "0"
+
+
 def _constants(lines: list[str], prefix: str, entries: list[Entry]) -> None:
     seen: set[str] = set()
     for entry in entries:
@@ -56,11 +69,20 @@ def _constants(lines: list[str], prefix: str, entries: list[Entry]) -> None:
             lines.append(f"#define {prefix}MIN_KERNEL_{name} {_kv(entry.first_base)}")
             if entry.removed_in:
                 lines.append(f"#define {prefix}REMOVED_IN_{name} {_kv(entry.removed_base)}")
+            lines.append(f"#define {prefix}AVAILABLE_{name}(code) ({_available(entry)})")
     lines.append("")
 
 
+class CHeaderError(KbgenError):
+    pass
+
+
 def render(model: TableModel) -> str:
-    basis = "its mainline release" if model.by_mainline else f"the mainline base of its {model.tree} release"
+    if not (model.by_mainline or model.is_build):
+        raise CHeaderError(
+            f"tree {model.tree}: its {model.scheme} releases differ in numbers KERNEL_VERSION() cannot hold (ABI, "
+            "build), so a C header would judge by mainline arithmetic: use --lang python or --lang json")
+    basis = "its mainline release" if model.by_mainline else f"the {model.tree} build"
     lines = [
         "/* SPDX-License-Identifier: Apache-2.0 */",
         "/*",
@@ -70,7 +92,10 @@ def render(model: TableModel) -> str:
         f" * Each value is KERNEL_VERSION() of {basis}.",
         " * Sources:",
         *[f" *   {_comment(sid)}" for sid, _desc in model.sources],
-        " * A min_kernel of 0 means no release is known to have the item. Do not edit: run `kbgen tables`.",
+        " * A min_kernel of 0 means no release is known to have the item. An item is available on a kernel when",
+        " * BPF_..._AVAILABLE_<name>(LINUX_VERSION_CODE) is true: that honours every window of an item removed and",
+        " * added again, which min_kernel/removed_in (its first and last release) cannot. An rc kernel's version",
+        " * code is its final release's. Do not edit: run `kbgen tables`.",
         " */",
         f"#ifndef {GUARD}",
         f"#define {GUARD}",

@@ -49,15 +49,8 @@ def _entry(kind, name_or_value):
 
 
 def _judged_key(kernel):
-    """The key a kernel string is judged by in this tree (see kbgen's rules)."""
-    if SCHEME == "build":
-        return RELEASES[0][1]
-    if SCHEME == "mainline":
-        return kernel_key(kernel, exact=False)
-    index = resolve(as_final(kernel_key(kernel, exact=True)), [tuple(k for k in keys if k) for _v, *keys in RELEASES])
-    if index is None:
-        raise ValueError(f"{kernel} is older than every release of tree {TREE}")
-    return RELEASES[index][1]
+    """The key a kernel string is judged by in this tree (kbgen's rule: place(), above)."""
+    return place(SCHEME, kernel, [keys for _name, *keys in RELEASES])[0]
 
 
 def min_release(kind, name_or_value):

@@ -180,7 +180,10 @@ class Facts:
     fingerprint: str | None = None  # what the run depended on; equal means a re-run finds nothing new
     head_commit: str | None = None
     tag_pattern: str | None = None
-    qualifier: str | None = None  # how to read the relations: "as documented", "probed on this build"
+    qualifier: str | None = None  # how to read the relations: AS_DOCUMENTED, PROBED
+    # The item kinds this source gives completely: an item of these kinds it lacks, the tree lacks (a build's BTF
+    # gives every helper, enumerator and, where tagged, kfunc; it says nothing of features).
+    covers: tuple[str, ...] = ()
     releases: list[Release] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
     presence: list[Presence] = field(default_factory=list)

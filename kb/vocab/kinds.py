@@ -7,6 +7,10 @@ from __future__ import annotations
 
 # The tree whose facts ship with kbgen; a mined mainline tree supersedes them item by item.
 MAINLINE = "mainline"
+# The tree of libbpf's releases, whose section tables ship with kbgen too.
+LIBBPF = "libbpf"
+# The collector name of the facts kbgen ships (data/).
+SHIPPED_COLLECTOR = "shipped"
 
 HELPER = "helper"
 PROG_TYPE = "prog_type"

@@ -30,8 +30,10 @@ from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.versions import Version
 
-MAINLINE_SCHEME = "mainline"
-BUILD_SCHEME = "build"  # one probed kernel build: every kernel string of the tree means that build
+MAINLINE_SCHEME = rules.MAINLINE_SCHEME
+BUILD_SCHEME = rules.BUILD_SCHEME
+UBUNTU_SCHEME, RHEL_SCHEME, DEBIAN_SCHEME, SUFFIXED_SCHEME, PATTERN_SCHEME = (
+    "ubuntu", "rhel", "debian", "suffixed", "pattern")
 
 
 class ReleaseSchemeError(KbgenError, ValueError):
@@ -65,18 +67,18 @@ class TagRelease:
 
 _V = r"(?P<major>\d+)\.(?P<minor>\d+)"
 _SCHEMES = {
-    "ubuntu": re.compile(
+    UBUNTU_SCHEME: re.compile(
         r"^Ubuntu-(?:(?P<flavour>[A-Za-z][\w.+-]*?)-)?(?P<version>" + _V + r"\.(?P<patch>\d+)-(?P<abi>\d+)\.(?P<upload>\d+)"
         r"(?P<rest>[~+.][\w.+~]*)?)$"
     ),
-    "rhel": re.compile(
+    RHEL_SCHEME: re.compile(
         r"^kernel-(?P<version>" + _V + r"\.(?P<patch>\d+)-(?P<build>\d+(?:\.\d+)*)\.el\d+[\w.]*)$"
     ),
-    "debian": re.compile(
+    DEBIAN_SCHEME: re.compile(
         r"^debian/(?P<version>" + _V + r"(?:\.(?P<patch>\d+))?(?:_rc(?P<rc>\d+))?-(?P<revision>\d+)[\w.+%~-]*)$"
     ),
     MAINLINE_SCHEME: re.compile(r"^v?(?P<version>" + _V + r"(?:\.(?P<patch>\d+))?(?:-rc(?P<rc>\d+))?)$"),
-    "suffixed": re.compile(
+    SUFFIXED_SCHEME: re.compile(
         r"^v?(?P<version>" + _V + r"\.(?P<patch>\d+)(?:-rc(?P<rc>\d+))?-(?P<suffix>\d[\w.+~-]*))$"
     ),
 }
@@ -94,8 +96,8 @@ def _key_from_match(match: re.Match, numbered: list[str]) -> tuple[int, ...]:
     return tuple(key)
 
 
-_NUMBERED = {"ubuntu": ["abi", "upload"], "rhel": ["build"], "debian": ["revision"], MAINLINE_SCHEME: [],
-             "suffixed": []}
+_NUMBERED = {UBUNTU_SCHEME: ["abi", "upload"], RHEL_SCHEME: ["build"], DEBIAN_SCHEME: ["revision"],
+             MAINLINE_SCHEME: [], SUFFIXED_SCHEME: []}
 
 
 def parse_tag(tag: str, scheme: str | None = None) -> TagRelease | None:
@@ -107,11 +109,11 @@ def parse_tag(tag: str, scheme: str | None = None) -> TagRelease | None:
         if not match:
             continue
         version = match["version"]
-        if name == "suffixed":
+        if name == SUFFIXED_SCHEME:
             key = rules.kernel_key(version, exact=True)
         else:
             key = _key_from_match(match, _NUMBERED[name])
-        if name == "debian":
+        if name == DEBIAN_SCHEME:
             version = version.replace("_rc", "~rc").replace("%", ":")
         flavour = match.groupdict().get("flavour")
         return TagRelease(tag, name, version, key, flavour)
@@ -142,7 +144,7 @@ class TagPattern:
         except ValueError:
             return None
         version = match["version"] if "version" in self.regex.groupindex else tag[match.start("major"):]
-        return TagRelease(tag, "pattern", version, key)
+        return TagRelease(tag, PATTERN_SCHEME, version, key)
 
 
 def release_scheme_of(releases: list[TagRelease]) -> str:
@@ -153,6 +155,3 @@ def release_scheme_of(releases: list[TagRelease]) -> str:
     return max(sorted(counts), key=counts.get) if counts else MAINLINE_SCHEME
 
 
-def is_exact(scheme: str) -> bool:
-    """Whether distribution numbers take part in judging kernels of a tree of *scheme*."""
-    return scheme != MAINLINE_SCHEME

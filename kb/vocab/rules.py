@@ -21,6 +21,8 @@ import re
 
 FINAL = 999
 KEY_WIDTH = 6
+MAINLINE_SCHEME = "mainline"  # releases compared by their mainline version
+BUILD_SCHEME = "build"  # one probed kernel build: the tree is its one release
 
 _KERNEL_RE = re.compile(r"^\s*v?(\d+)\.(\d+)(?:\.(\d+))?(?:[-.~_]?rc(\d+))?(.*?)\s*$")
 # Distribution numbers run up to the first character that is not a digit, dot or dash: the ABI and upload
@@ -56,36 +58,78 @@ def key_text(key):
     return ".".join(str(n).zfill(KEY_WIDTH) for n in key)
 
 
-def resolve(key, release_keys):
-    """Index of the release that judges a kernel of *key* in a tree whose releases have *release_keys*.
+class OlderThanTree(ValueError):
+    pass
 
-    Each entry is a tuple of keys a release answers to (its own, and e.g. the uname key Debian's ABI
-    gives it), in release order.  None when the kernel is older than every release.
+
+def resolve(key, release_keys):
+    """Index of the release that judges a kernel of *key* in a tree whose releases answer to *release_keys*.
+
+    Each entry holds the release's own key and, where the tree names it, the key of the release string its
+    builds report (Debian's 6.1.0-13 for 6.1.76-1), in release order.  The first release one of whose keys
+    starts with the kernel's key; else the newest release before the kernel, comparing each release by the
+    key of the kernel's form (a build's release string is compared with the builds' release strings); None
+    when the kernel is older than every release.
     """
     size = len(key)
     for index, keys in enumerate(release_keys):
-        if any(tuple(k[:size]) == tuple(key) for k in keys):
+        if any(tuple(k[:size]) == tuple(key) for k in keys if k):
             return index
     before = None
     for index, keys in enumerate(release_keys):
-        if tuple(keys[0]) < tuple(key):
+        own = tuple(keys[0])
+        reported = [tuple(k) for k in keys[1:] if k and k[2] == key[2]]
+        if (reported[0] if reported else own) < tuple(key):
             before = index
     return before
 
 
-def in_windows(key, windows, first_rc=None):
-    """Whether *key* lies in one of *windows*, ``[(since, until or None), ...]``, by the rc rule.
+def place(scheme, kernel, releases):
+    """The key a kernel is judged by in a tree of *scheme*, and the release it resolved to (an index).
 
-    *first_rc*: the key of the rc the item first appeared in, where the tree recorded rcs.
+    *releases*: ``(own key, reported key or None)`` per release, in release order.  A mainline-style tree
+    judges the kernel's mainline version; a build tree is its one release, whatever kernel is named; any other
+    tree resolves the kernel to one of its releases.  Raises ValueError when the kernel cannot be placed.
+    """
+    if scheme == BUILD_SCHEME:
+        if not releases:
+            raise ValueError("a build tree without its release")
+        return tuple(releases[0][0]), 0
+    if scheme == MAINLINE_SCHEME:
+        return kernel_key(kernel, exact=False), None
+    key = as_final(kernel_key(kernel, exact=True))
+    index = resolve(key, releases)
+    if index is None:
+        raise OlderThanTree(f"{kernel} is older than every release of the tree")
+    return tuple(releases[index][0]), index
+
+
+def verdict(key, windows, first_rc=None):
+    """(status, window) of an item with *windows* on a kernel judged by *key*, by the rc rule.
+
+    status: "available" (window: the one it lies in), "not_yet" (the next window, or None), "removed" (the
+    last window that closed before it).  *first_rc*: the key of the rc the item first appeared in, where the
+    tree recorded rcs; it decides only for rc kernels of the release the first window starts in.
     """
     key = tuple(key)
-    if first_rc is not None and key[3] != FINAL and key[:3] == tuple(first_rc[:3]):
-        return key >= tuple(first_rc)
+    windows = [(None if s is None else tuple(s), None if u is None else tuple(u)) for s, u in windows]
+    if not windows:
+        return "not_yet", None
+    first_since = windows[0][0]
+    if (first_rc is not None and key[3] != FINAL and first_since is not None
+            and key[:3] == tuple(first_rc[:3]) == first_since[:3]):
+        return ("available", 0) if key >= tuple(first_rc) else ("not_yet", 0)
     judged = as_final(key)
-    for since, until in windows:
-        if since is not None and judged < tuple(since):
-            continue
-        if until is not None and judged >= tuple(until):
-            continue
-        return True
-    return False
+    gone = None
+    for index, (since, until) in enumerate(windows):
+        if since is not None and judged < since:
+            return ("removed", gone) if gone is not None else ("not_yet", index)
+        if until is None or judged < until:
+            return "available", index
+        gone = index
+    return "removed", gone
+
+
+def in_windows(key, windows, first_rc=None):
+    """Whether *key* lies in one of *windows*, ``[(since, until or None), ...]``, by the rc rule."""
+    return verdict(key, windows, first_rc)[0] == "available"
