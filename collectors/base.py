@@ -22,6 +22,10 @@ class Collector(Protocol):
     tree: str  # the tree its facts belong to
     source_id: str  # stable across runs of the same source: facts are replaced per (tree, source)
 
+    @classmethod
+    def accepts(cls, repo: str, **options) -> bool:
+        """Whether *repo* has what this collector reads (a libbpf repository's src/libbpf.c, say)."""
+
     def fingerprint(self) -> str:
         """What a run depends on, cheaply computed; equal to the last run's means nothing new to find."""
 

@@ -640,9 +640,9 @@ class LibbpfSectionsCollector:
     reads = f"{LIBBPF_C} at every release tag of a libbpf repository"
 
     @classmethod
-    def accepts(cls, repo: str, **_options) -> bool:
+    def accepts(cls, repo: str, *, rev: str = "HEAD", **_options) -> bool:
         # The kernel carries libbpf in tools/lib/bpf, but its tags are kernel releases, not libbpf's.
-        return subprocess.run(["git", "-C", repo, "cat-file", "-e", f"HEAD:{LIBBPF_C}"], capture_output=True,
+        return subprocess.run(["git", "-C", repo, "cat-file", "-e", f"{rev}:{LIBBPF_C}"], capture_output=True,
                               check=False).returncode == 0
 
     def __init__(self, repo: str, *, tree: str | None = None, rev: str = "HEAD", **_options):

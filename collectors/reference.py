@@ -14,8 +14,8 @@ import hashlib
 import os
 import re
 
-from collectors.header import parse_header
-from collectors.helper_docs import parse_helper_docs
+from collectors.header import HeaderParseError, parse_header
+from collectors.helper_docs import HelperDocError, parse_helper_docs
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import (
     AS_DOCUMENTED,
@@ -63,6 +63,13 @@ class ReferenceError(KbgenError):
     pass
 
 
+def _number(text: str, path: str, row: int, column: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ReferenceError(f"{path}: data row {row}: {column} {text!r} is not a number") from None
+
+
 def _rows(path: str) -> list[dict[str, str]]:
     try:
         with open(path, encoding="utf-8", newline="") as handle:
@@ -74,12 +81,12 @@ def _rows(path: str) -> list[dict[str, str]]:
     for number, row in enumerate(reader, 2):
         if None in row or any(v is None for v in row.values()):
             raise ReferenceError(f"{path}: data row {number}: wrong number of columns")
-        rows.append({k: v.strip() for k, v in row.items()})
+        rows.append({k: v.strip() for k, v in row.items()} | {"_row": number, "_path": path})
     return rows
 
 
 def _helper(row: dict[str, str]) -> tuple[Item, list[Disagreement]]:
-    value, note = int(row["id"]), row["note"]
+    value, note = _number(row["id"], row["_path"], row["_row"], "id"), row["note"]
     chosen = _CHOSEN_RE.search(note)
     says = _SAYS_RE.findall(note)
     # The reference whose values the row holds: the one the note says was chosen, else the one not named as
@@ -130,7 +137,7 @@ def read_reference(directory: str, header_path: str | None = None) -> Facts:
     enums: dict[tuple, Item] = {}
     value_by_name: dict[tuple[str, str], int] = {}
     for row in _rows(os.path.join(directory, ENUMS_FILE)):
-        kind, value = row["kind"], int(row["value"])
+        kind, value = row["kind"], _number(row["value"], row["_path"], row["_row"], "value")
         if kind not in ENUM_KINDS:
             raise ReferenceError(f"{directory}/{ENUMS_FILE}: unknown kind {kind!r}")
         value_by_name[(kind, row["name"])] = value
@@ -162,7 +169,10 @@ def read_reference(directory: str, header_path: str | None = None) -> Facts:
             raise ReferenceError(f"{path}: {row['name']} is listed twice")
         version = row["version"] or None
         if row["windows"]:
-            windows = Window.parse_list(row["windows"])
+            try:
+                windows = Window.parse_list(row["windows"])
+            except ValueError as err:
+                raise ReferenceError(f"{path}: data row {row['_row']}: {err}") from None
         elif version:
             windows = [Window(version, row["removed_in"] or None)]
         else:
@@ -177,7 +187,7 @@ def read_reference(directory: str, header_path: str | None = None) -> Facts:
     path = os.path.join(directory, COMPAT_FILE)
     helper_ids = {i.value for i in facts.items if i.kind == HELPER}
     for row in _rows(path):
-        value = int(row["helper_id"])
+        value = _number(row["helper_id"], path, row["_row"], "helper_id")
         if value not in helper_ids:
             raise ReferenceError(f"{path}: helper {value} is not in {HELPERS_FILE}")
         facts.relations += [Relation(HELPER, value, CALLABLE_FROM, PROG_TYPE, v, EBPF_DOCS.id)
@@ -208,7 +218,12 @@ def _complete_from_header(facts: Facts, header_path: str) -> None:
     header = Source(f"header:{os.path.abspath(header_path)}@sha256:{hashlib.sha256(source).hexdigest()[:16]}",
                     f"a real bpf.h ({header_path}): spellings and the helper documentation block")
     by_key = {(i.kind, i.value): i for i in facts.items}
-    for kind, value, name, alias_of in parse_header(source).items():
+    try:
+        header_facts = parse_header(source)
+        documented = parse_helper_docs(source)
+    except (HeaderParseError, HelperDocError) as err:
+        raise ReferenceError(f"{header_path}: {err}") from None
+    for kind, value, name, alias_of in header_facts.items():
         item = by_key.get((kind, value))
         if item is None:
             raise ReferenceError(f"{header_path}: {kind} {value} ({name}) is missing from the reference files")
@@ -217,7 +232,7 @@ def _complete_from_header(facts: Facts, header_path: str) -> None:
             item.names.append(ItemName(name, None, None, is_alias=bool(alias_of)))
     variants: dict[int, int] = {}
     value_of = {n.name: i.value for i in facts.items if i.kind == HELPER for n in i.names}
-    for doc in parse_helper_docs(source):
+    for doc in documented:
         value = value_of.get(doc.name)
         if value is None:
             raise ReferenceError(f"{header_path}: line {doc.line}: documented helper {doc.name} has no id")

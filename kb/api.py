@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from kb.paths import user_db
 from kb.vocab.errors import KbgenError
-from kb.vocab.kinds import MAINLINE
+from kb.vocab.kinds import HELPER, MAINLINE
 
 
 @dataclass
@@ -193,7 +193,7 @@ def info(query: str, *, db=None, tree=None, kernel: str | None = None) -> list[I
         raise queries.QueryError(f"nothing named {query!r} in the {name} tree (try a helper id or a full name)")
     where = availability.target(conn, name, kernel) if kernel else None
     return [
-        ItemInfo(name, item, queries.helper_docs(conn, name, item.value) if item.kind == "helper" else [],
+        ItemInfo(name, item, queries.helper_docs(conn, name, item.value) if item.kind == HELPER else [],
                  queries.relations(conn, name, item.kind, item.value),
                  queries.disagreements(conn, name, item.kind, item.value),
                  availability.judge(item, where) if where else None)
@@ -217,8 +217,8 @@ def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> Diff:
     name = queries.resolve_tree(conn, tree)
     arrived, removed = queries.between(conn, name, old, new)
 
-    def keep(rows):
-        return [i for i in rows if kind in ("all", i.kind)]
+    def keep(changes):
+        return [c for c in changes if kind in ("all", c.item.kind)]
 
     return Diff(name, old, new, keep(arrived), keep(removed))
 

@@ -46,11 +46,14 @@ def recover(directory: str) -> None:
         renames = []
     except OSError as err:
         raise OutputError(f"{journal}: cannot read ({err.strerror})") from None
-    for tmp, path in renames:
-        if os.path.exists(tmp):
-            os.replace(tmp, path)
-    if renames or os.path.exists(journal):
-        os.unlink(journal)
+    try:
+        for tmp, path in renames:
+            if os.path.exists(tmp):
+                os.replace(tmp, path)
+        if renames or os.path.exists(journal):
+            os.unlink(journal)
+    except OSError as err:
+        raise OutputError(f"{journal}: cannot finish the set of files it names ({err.strerror})") from None
     try:
         names = os.listdir(directory)
     except OSError:
@@ -70,6 +73,7 @@ def write_all_atomic(files: dict[str, str | bytes]) -> None:
     """Stage every file, then replace them all (through a journal when there are several)."""
     staged: list[tuple[str, str]] = []
     journal = None
+    committed = False  # a file of the set was replaced: from here a failure leaves the journal for recover()
     try:
         for path, content in files.items():
             data = content.encode("utf-8") if isinstance(content, str) else content
@@ -100,17 +104,20 @@ def write_all_atomic(files: dict[str, str | bytes]) -> None:
         for tmp, path in staged:
             try:
                 os.replace(tmp, path)
+                committed = journal is not None
             except OSError as err:
-                raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+                where = "; the next run in that directory finishes the set" if committed else ""
+                raise OutputError(f"{path}: cannot write ({err.strerror}){where}") from None
         if journal:
             os.unlink(journal)
             journal = None
     finally:
-        if journal and os.path.exists(journal):
-            os.unlink(journal)
-        for tmp, _path in staged:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        if not committed:
+            if journal and os.path.exists(journal):
+                os.unlink(journal)
+            for tmp, _path in staged:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
 
 
 @contextmanager

@@ -35,7 +35,7 @@ class BuildComparison:
     lacking: list[Difference] = field(default_factory=list)  # mainline has it by the base; the build does not
     unknown: list[Difference] = field(default_factory=list)  # in the build, unknown to the knowledge base
     accepts: dict[str, list[str]] = field(default_factory=dict)  # program type -> helpers a live probe accepted
-    probed_pairs: int = 0
+    accepted_pairs: int = 0  # (program type, helper) pairs a live probe saw the verifier accept
     undocumented_pairs: int = 0  # accepted live, but not in mainline's "as documented" lists
 
 
@@ -91,5 +91,5 @@ def _live(conn: sqlite3.Connection, tree: str, result: BuildComparison) -> None:
         (MAINLINE, HELPER, CALLABLE_FROM, PROG_TYPE))}
     for helper, helper_name, prog_type, prog_name in probed:
         result.accepts.setdefault(prog_name or str(prog_type), []).append(helper_name or str(helper))
-    result.probed_pairs = len(probed)
+    result.accepted_pairs = len(probed)
     result.undocumented_pairs = sum(1 for helper, _h, prog_type, _p in probed if (helper, prog_type) not in documented)

@@ -242,21 +242,33 @@ def tree_version(conn: sqlite3.Connection, tree: str) -> str:
     return " + ".join(parts) or tree
 
 
-def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[list[ItemRow], list[ItemRow]]:
-    """(what arrived, what was removed) after release *old* up to and including *new*."""
+@dataclass(frozen=True)
+class Change:
+    item: ItemRow
+    release: str | None  # where it arrived (the start of the window NEW is in) or went (the end of OLD's window)
+
+
+def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[list[Change], list[Change]]:
+    """(what a kernel *new* has that *old* lacks, what *old* has that *new* no longer has), judged by the rule;
+    each in the order of the release it arrived in or went in."""
     from kb import availability
+    from kb.vocab import rules
 
     low, high = availability.target(conn, tree, old), availability.target(conn, tree, new)
     if availability.compare(high, low) < 0:
         raise QueryError(f"{new} is older than {old}")
     arrived, removed = [], []
     for item in items(conn, tree):
-        before, after = availability.judge(item, low).available, availability.judge(item, high).available
-        if after and not before:
-            arrived.append(item)
-        elif before and not after:
-            removed.append(item)
-    return arrived, removed
+        before, after = availability.judge(item, low), availability.judge(item, high)
+        if after.available and not before.available:
+            arrived.append(Change(item, after.since))
+        elif before.available and not after.available:
+            removed.append(Change(item, after.removed_in))
+
+    def order(change: Change) -> tuple:
+        return (rules.kernel_key(change.release) if change.release else (), _kind_order(change.item))
+
+    return sorted(arrived, key=order), sorted(removed, key=order)
 
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kb.textable import render_table
 from kb.vocab.facts import windows_text
+from kb.vocab.kinds import is_numbered
 
 
 def _release(item) -> str:
@@ -16,7 +17,7 @@ def info(infos) -> str:
     blocks = []
     for entry in infos:
         item = entry.item
-        label = item.value if item.kind in ("kfunc", "feature") else f"{item.value}  {item.name}"
+        label = f"{item.value}  {item.name}" if is_numbered(item.kind) else item.value
         lines = [f"{item.kind} {label}"]
         fields = [
             ("first release", _release(item)),
@@ -61,16 +62,15 @@ def info(infos) -> str:
 
 def diff(result) -> str:
     out = []
-    for label, rows, column in (("arrived", result.arrived, "first_release"), ("removed", result.removed,
-                                                                                  "removed_in")):
-        if not rows:
+    for label, changes in (("arrived", result.arrived), ("removed", result.removed)):
+        if not changes:
             continue
-        rows = sorted(rows, key=lambda i: (getattr(i, column) or "", i.kind, str(i.value).zfill(8)))
         table = render_table(
             ["release", "kind", "id", "name"],
-            [[getattr(i, column), i.kind, "" if isinstance(i.value, str) else i.value, i.name] for i in rows],
+            [[c.release, c.item.kind, "" if isinstance(c.item.value, str) else c.item.value, c.item.name]
+             for c in changes],
         )
-        out.append(table + f"{len(rows)} items {label} in {result.tree} after {result.old} up to {result.new}\n")
+        out.append(table + f"{len(changes)} items {label} in {result.tree} after {result.old} up to {result.new}\n")
     if not out:
         return f"nothing arrived or was removed in {result.tree} after {result.old} up to {result.new}\n"
     return "\n".join(out)
@@ -116,7 +116,7 @@ def probe(result) -> str:
                      + (f" ({', '.join(refused)})" if refused else "")
                      + f"; {sum(1 for v in live.map_types.values() if v.supported)} map types;"
                      f" {live.timing.helper_pairs} (program type, helper) pairs probed in {live.timing.total_s:.2f} s,"
-                     f" {c.probed_pairs} accepted, {c.undocumented_pairs} of them missing from mainline's"
+                     f" {c.accepted_pairs} accepted, {c.undocumented_pairs} of them missing from mainline's"
                      " as-documented lists")
     return "\n".join(lines) + "\n"
 
@@ -144,7 +144,7 @@ def probe_json(result) -> str:
             "map_types": {n: v.supported for n, v in sorted(live.map_types.items())},
             "accepts": c.accepts,
             "probed_pairs": live.timing.helper_pairs,
-            "accepted_pairs": c.probed_pairs,
+            "accepted_pairs": c.accepted_pairs,
             "undocumented_pairs": c.undocumented_pairs,
             "seconds": round(live.timing.total_s, 3),
         }

@@ -102,3 +102,28 @@ def test_corrupt_database(tmp_path):
     assert result.exit_code == 2
     assert f"{db}: not a usable SQLite database" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_failure_midway_through_the_set_is_finished_by_the_next_run(user_db, tmp_path, monkeypatch):
+    from kb import atomic
+
+    monkeypatch.setenv("KBGEN_NO_CACHE", "1")
+    out = tmp_path / "out"
+    real_replace = os.replace
+    calls = []
+
+    def failing_replace(src, dst):
+        calls.append(dst)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(atomic.os, "replace", failing_replace)
+    result = run("tables", "-o", str(out))
+    assert result.exit_code == 2 and "the next run in that directory finishes the set" in result.stderr
+    assert ".kbgen-journal" in os.listdir(out)  # the header is new, the module not yet
+    monkeypatch.setattr(atomic.os, "replace", real_replace)
+    assert run("tables", "-o", str(out), "--check").exit_code == 1
+    assert run("tables", "-o", str(out)).exit_code == 0
+    assert sorted(os.listdir(out)) == ["bpf_features.h", "bpf_features.py"]
+    assert run("tables", "-o", str(out), "--check").exit_code == 0

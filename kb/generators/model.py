@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from kb import availability, queries
+from kb.vocab.facts import CALLABLE_FROM
 from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, MAINLINE, SOURCE_LIVE, source_kind
 from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 
@@ -103,8 +104,8 @@ def _build_facts(conn: sqlite3.Connection, model: TableModel) -> None:
                                         (model.tree, live[0])):
             model.loads.setdefault(kind, set()).add(value)
         for helper, prog_type in conn.execute(
-                "SELECT value, other_value FROM relations WHERE tree = ? AND source = ? AND relation = 'callable_from'",
-                (model.tree, live[0])):
+                "SELECT value, other_value FROM relations WHERE tree = ? AND source = ? AND relation = ?",
+                (model.tree, live[0], CALLABLE_FROM)):
             model.accepts.setdefault(prog_type, set()).add(helper)
     names = queries.tree_names(conn)
     if MAINLINE in names:

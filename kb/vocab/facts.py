@@ -145,8 +145,6 @@ PROBED = "probed"
 # Relations between items.
 CALLABLE_FROM = "callable_from"  # helper or kfunc -> prog_type that may call it
 WORKS_WITH = "works_with"  # helper -> map_type it accepts
-LOADS_AS = "loads_as"  # libbpf section -> prog_type
-EXPECTS_ATTACH = "expects_attach"  # libbpf section -> expected attach_type
 
 
 @dataclass(frozen=True)

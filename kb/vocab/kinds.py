@@ -84,8 +84,3 @@ def source_kind(source_id: str) -> str:
 
 def source_priority(source_id: str) -> int:
     return SOURCE_PRIORITY.get(source_kind(source_id), 0)
-
-
-def is_mined(source_id: str | None) -> bool:
-    """Facts read from a kernel tree's own history, as opposed to references or one build."""
-    return source_id is not None and source_kind(source_id) == SOURCE_GIT

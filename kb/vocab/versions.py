@@ -79,8 +79,3 @@ class Version:
 
     def __str__(self) -> str:
         return self.text or self.short() + self.suffix
-
-
-def sort_key(text: str | None) -> str | None:
-    """Sort key of a stored mainline-style version string, ``None`` for an unknown release."""
-    return None if text is None else Version.parse(text).sort_key
