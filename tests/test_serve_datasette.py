@@ -1,6 +1,5 @@
 """The published knowledge base through Datasette's own test client, and a real server on loopback."""
 
-import asyncio
 import json
 import os
 import socket
@@ -12,8 +11,8 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
+from datasette_site import datasette_for, get
 
-from kb import serve
 from kb.cli import cli
 
 
@@ -28,23 +27,7 @@ def published(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def datasette(published):
-    import yaml
-    from datasette.app import Datasette
-
-    with open(serve.metadata_path()) as handle:
-        metadata = yaml.safe_load(handle)
-    return Datasette(
-        [],
-        immutables=[str(published)],
-        metadata=metadata,
-        plugins_dir=serve.plugins_dir(),
-        template_dir=serve.templates_dir(),
-        settings={"sql_time_limit_ms": 1000},
-    )
-
-
-def get(ds, path):
-    return asyncio.run(ds.client.get(path))
+    return datasette_for(published)
 
 
 def get_json(ds, path):
@@ -66,7 +49,8 @@ def test_helpers_json_for_linters(datasette):
     assert len(rows) == 212
     assert {"id", "name", "first_release", "commit"} <= set(rows[0])
     h195 = next(r for r in rows if r["id"] == 195)
-    assert (h195["name"], h195["first_release"]) == ("map_lookup_percpu_elem", "5.19")
+    assert (h195["name"], h195["first_release"], h195["names"]) == ("map_lookup_percpu_elem", "5.19",
+                                                                      ["map_lookup_percpu_elem"])
     assert h195["commit"].startswith("07343110b293")
 
 
@@ -129,7 +113,9 @@ def test_commit_links_upstream_and_docs_render(datasette):
            '07343110b293456d30393e89b86c4dee1ac051c8"' in html
     assert "<em>percpu map</em>" in html
     assert '<dl class="kbgen-item">' in html  # a card, not a one-row table
-    assert "<code>void *bpf_map_lookup_percpu_elem(" in html
+    # The prototype as bpf_doc.py sets it for the man page: bold, the argument names in italics.
+    assert '<code class="kbgen-proto"><strong>void *bpf_map_lookup_percpu_elem(</strong>' in html
+    assert "<em>cpu</em>" in html
 
 
 def test_commit_links_in_canned_queries_and_other_trees(datasette):
@@ -138,8 +124,6 @@ def test_commit_links_in_canned_queries_and_other_trees(datasette):
 
 
 def test_other_trees_do_not_link_to_mainline_and_renames_show(history, tmp_path):
-    from datasette.app import Datasette
-
     db = tmp_path / "kb.db"
     CliRunner().invoke(cli, ["collect", "--repo", history.path, "--tree", "vendor", "--db", str(db), "-q"])
     path = tmp_path / "pub" / "kb.db"
@@ -147,14 +131,11 @@ def test_other_trees_do_not_link_to_mainline_and_renames_show(history, tmp_path)
     from kb import api
 
     assert api.publish(str(path), db=str(db), tree="vendor") == "vendor"
-    import yaml
-
-    with open(serve.metadata_path()) as handle:
-        metadata = yaml.safe_load(handle)
-    ds = Datasette([], immutables=[str(path)], plugins_dir=serve.plugins_dir(), metadata=metadata)
+    ds = datasette_for(path)
     html = get(ds, "/kb/helpers/5").text
     assert history.commits["s1"][:12] in html
-    assert "git.kernel.org" not in html
+    assert "git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/commit" not in html
+    assert "Available from vendor 4.2 on." in html
     renamed = get_json(ds, "/kb/renamed_helpers.json?_shape=array")
     assert [(r["id"], r["names"], r["first_release"]) for r in renamed if r["tree"] == "vendor"] == [
         (4, "old_name → new_name → newest_name", "4.1")

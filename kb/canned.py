@@ -1,0 +1,317 @@
+"""The canned queries Datasette offers on the published database, built from shared pieces of SQL.
+
+Every query answers from the published tree (``kb_meta.published_tree``); where a kernel is asked about,
+a probed build whose release is that kernel answers instead.  Kernels are placed in a tree and items
+judged by the SQL functions of :mod:`kb.sqlfunctions`, which call the one rule (kb.vocab.rules); names
+are matched as kb.queries.find_item matches them.  Each query is also JSON: ``/kb/check.json?...``.
+"""
+
+from __future__ import annotations
+
+from kb.vocab.kinds import ENUM_KINDS, HELPER, ITEM_KINDS, KFUNC, MAINLINE
+
+PUBLISHED = "(select value from kb_meta where key = 'published_tree')"
+
+# kind -> its place in the order every output uses (helpers first, features last).
+KIND_ORDER = "case {column} " + " ".join(f"when '{k}' then {n}" for n, k in enumerate(ITEM_KINDS)) + " else 99 end"
+
+
+def kind_order(column: str) -> str:
+    return KIND_ORDER.format(column=column)
+
+
+def _answering(kernel: str = ":kernel") -> str:
+    """The tree that answers for *kernel*: a probed build whose release it is, else the published tree."""
+    return f"""answering(tree) as (
+  select coalesce(
+    (select r.tree from releases r join trees t on t.name = r.tree
+     where t.scheme = 'build' and trim({kernel}) <> '' and trim({kernel}) in (r.version, r.tag)
+     order by r.tree limit 1),
+    {PUBLISHED})
+)"""
+
+
+def _placed(kernel: str = ":kernel") -> str:
+    """``placed(tree, key, release, label, error)``: the kernel placed in the answering tree."""
+    return f"""{_answering(kernel)},
+target(tree, placed) as (
+  select a.tree, kbgen_target(a.tree, t.scheme, {kernel},
+    (select json_group_array(json_array(r.version, r.sort_key, r.uname, r.tag)) from releases r where r.tree = a.tree))
+  from answering a join trees t on t.name = a.tree
+),
+placed(tree, key, release, label, error) as (
+  select tree, json_extract(placed, '$.key'), json_extract(placed, '$.release'), json_extract(placed, '$.label'),
+    json_extract(placed, '$.error')
+  from target
+)"""
+
+
+def _windows(item: str) -> str:
+    return (f"(select json_group_array(json_array(w.position, w.since, w.until, w.since_key, w.until_key))"
+            f" from windows w where w.tree = {item}.tree and w.kind = {item}.kind and w.value = {item}.value)")
+
+
+def _verdict(item: str, key: str) -> str:
+    """The JSON verdict on *item* (an alias of items) for a kernel placed at *key*."""
+    return f"kbgen_judge({key}, {_windows(item)}, {item}.first_rc, {item}.first_release, {item}.unreleased)"
+
+
+JUDGED = f"""judged as (
+  select i.*, p.label, {_verdict('i', 'p.key')} as verdict
+  from items i join placed p on i.tree = p.tree
+  where p.error is null
+)"""
+
+
+def _asked(param: str) -> str:
+    """``asked(pos, word)``: the words of *param*, split at commas, spaces and line breaks, in order."""
+    text = f"replace(replace(replace(replace({param}, char(10), ','), char(13), ','), char(9), ','), ' ', ',')"
+    return f"""split(pos, word, rest) as (
+  select 0, '', {text} || ','
+  union all
+  select pos + 1, trim(substr(rest, 1, instr(rest, ',') - 1)), substr(rest, instr(rest, ',') + 1)
+  from split where rest <> ''
+),
+asked(pos, word) as (select pos, word from split where word <> '')"""
+
+
+def _found(tree: str, kinds: tuple[str, ...] = ITEM_KINDS) -> str:
+    """``found(pos, kind, value)``: the items of *tree* each asked word names, as kb.queries.find_item finds them:
+    a number is a helper id; a name matches exactly where it can, else by its variants (bpf_, BPF_FUNC_,
+    an enumerator's short form)."""
+    kind_list = ", ".join(f"'{k}'" for k in kinds)
+    number = "(a.word glob '[0-9]*' and a.word not glob '*[^0-9]*')"
+    named = ("exists (select 1 from item_names n where n.tree = i.tree and n.kind = i.kind and n.value = i.value"
+             " and n.name = {word})")
+    return f"""exact(pos, kind, value) as (
+  select a.pos, i.kind, i.value from asked a join items i on i.tree = {tree} and i.kind in ({kind_list})
+  where case when {number} then i.kind = '{HELPER}' and i.value = cast(a.word as integer)
+        else i.name = a.word or (typeof(i.value) = 'text' and i.value = a.word) or {named.format(word='a.word')} end
+),
+loose(pos, kind, value) as (
+  select distinct a.pos, i.kind, i.value from asked a join items i on i.tree = {tree} and i.kind in ({kind_list})
+  join json_each(kbgen_name_variants(a.word)) v
+  where not {number} and a.pos not in (select pos from exact)
+    and (i.name = v.value or {named.format(word='v.value')})
+),
+found(pos, kind, value) as (select * from exact union all select * from loose)"""
+
+
+CHECK = f"""with recursive
+{_placed()},
+{_asked(':items')},
+{_found('(select tree from placed)')},
+judged(pos, kind, value, name, first_release, removed_in, verdict) as (
+  select f.pos, i.kind, i.value, i.name, i.first_release, i.removed_in, {_verdict('i', 'p.key')}
+  from found f join placed p join items i on i.tree = p.tree and i.kind = f.kind and i.value = f.value
+),
+answers as (
+  select a.pos, a.word as asked, j.kind, j.value as id, j.name,
+    coalesce(json_extract(j.verdict, '$.available'), 0) as available, j.first_release, j.removed_in,
+    coalesce(json_extract(j.verdict, '$.reason'), case when t.scheme = 'build' then 'not in the build ' || t.name
+                                                        else 'unknown to the knowledge base' end) as why,
+    (select tree from placed) as tree, (select label from placed) as judged_as, null as error
+  from asked a left join judged j on j.pos = a.pos
+  join trees t on t.name = (select tree from placed)
+  where (select error from placed) is null
+)
+select asked, kind, id, name, available, first_release, removed_in, why, tree, judged_as, error from (
+  select * from answers
+  union all
+  select -1, trim(:kernel), null, null, null, null, null, null, null, tree, null, error from placed
+  where error is not null
+  union all
+  select -1, null, null, null, null, null, null, null, null, null, null, 'say which items to check'
+  where not exists (select 1 from asked) and (select error from placed) is null
+)
+order by available, pos, {kind_order('kind')}, id"""
+
+
+AVAILABLE_ON = f"""with
+{_placed()},
+{JUDGED}
+select kind, id, name, first_release, removed_in, [commit], tree, judged_as, error from (
+  select kind, value as id, name, first_release, removed_in, introduced_by as [commit], tree, label as judged_as,
+    null as error
+  from judged
+  where json_extract(verdict, '$.available') = 1 and (:kind = '' or kind = :kind)
+  union all
+  select null, null, null, null, null, null, tree, null, error from placed where error is not null
+  union all
+  select null, null, null, null, null, null, null, null, 'unknown kind: ' || :kind
+  where :kind <> '' and :kind not in ({", ".join(f"'{k}'" for k in ITEM_KINDS)})
+)
+order by {kind_order('kind')}, id"""
+
+
+ARRIVED_IN = f"""with p(tree, key) as (
+  select t.name, coalesce(
+    (select r.sort_key from releases r where r.tree = t.name and r.version = trim(:release)),
+    kbgen_release_key(t.scheme, trim(:release)))
+  from trees t where t.name = {PUBLISHED}
+)
+select kind, id, name, change, first_release, [commit], subject, error from (
+  select i.kind, i.value as id, i.name, case when w.position = 0 then 'arrived' else 'returned' end as change,
+    i.first_release, i.introduced_by as [commit], i.subject, null as error
+  from p join windows w on w.tree = p.tree and w.since_key = p.key
+  join items i on i.tree = w.tree and i.kind = w.kind and i.value = w.value
+  union all
+  select i.kind, i.value, i.name, 'removed', i.first_release, i.introduced_by, i.subject, null
+  from p join windows w on w.tree = p.tree and w.until_key = p.key
+  join items i on i.tree = w.tree and i.kind = w.kind and i.value = w.value
+  union all
+  select null, null, null, null, null, null, null, 'not a release: ' || :release from p where p.key is null
+)
+order by change = 'removed', {kind_order('kind')}, id"""
+
+
+MIN_KERNEL_FOR_HELPERS = f"""with recursive
+{_asked(':helpers')},
+{_found(PUBLISHED, (HELPER,))},
+rows as (
+  select a.pos, a.word, i.value as id, i.name, i.first_release, i.first_release_key, i.removed_in,
+    i.introduced_by
+  from asked a left join found f on f.pos = a.pos
+  left join items i on i.tree = {PUBLISHED} and i.kind = f.kind and i.value = f.value
+),
+ranked as (
+  select *, case when first_release_key is not null
+    and row_number() over (order by first_release_key is null, first_release_key desc, pos) = 1
+    then 1 else 0 end as forces_minimum
+  from rows
+)
+select asked, id, name, first_release, removed_in, [commit], forces_minimum, error from (
+  select pos, word as asked, id, name, first_release, first_release_key, removed_in, introduced_by as [commit],
+    forces_minimum,
+    case when id is null then 'unknown helper: ' || word
+         when first_release is null then 'first release not known' end as error
+  from ranked
+  union all
+  select 0, null, null, null, null, null, null, null, 0, 'say which helpers (names or ids)'
+  where not exists (select 1 from asked)
+)
+order by error is not null, forces_minimum desc, first_release_key desc, pos"""
+
+
+# The kinds a tree is compared with mainline in (kb.probe's): items, not features; only the kinds some source of the
+# tree gives completely (collections.covers), or, where no source says, the kinds it has.
+COMPARED_KINDS = (HELPER, *ENUM_KINDS, KFUNC)
+
+COMPARE = f"""with
+asked_tree(name) as (select coalesce(nullif(trim(:tree), ''), {PUBLISHED})),
+base_release(tree, version, key, base) as (
+  select r.tree, r.version, r.sort_key, coalesce(r.base, r.version) from releases r join asked_tree a on r.tree = a.name
+  where a.name <> '{MAINLINE}' and (r.version = trim(:release)
+    or (trim(:release) = '' and r.sort_key = (select max(sort_key) from releases where tree = r.tree)))
+),
+compared(kind) as (values {", ".join(f"('{k}')" for k in COMPARED_KINDS)}),
+covered(kind) as (
+  select k.kind from compared k, base_release b where exists (select 1 from collections c
+    where c.tree = b.tree and instr(' ' || coalesce(c.covers, '') || ' ', ' ' || k.kind || ' ') > 0)
+),
+kinds(kind) as (
+  select kind from covered
+  union
+  select distinct i.kind from items i join base_release b on i.tree = b.tree
+  where i.kind in (select kind from compared) and not exists (select 1 from covered)
+),
+tree_items as (
+  select i.*, json_extract({_verdict('i', 'b.key')}, '$.available') as here
+  from items i join base_release b on i.tree = b.tree
+  where i.kind in (select kind from kinds)
+),
+mainline as (
+  select i.*, json_extract({_verdict('i', 'version_key(b.base)')}, '$.status') as status
+  from items i, base_release b
+  where i.tree = '{MAINLINE}' and i.kind in (select kind from kinds)
+)
+select change, kind, id, name, first_release, mainline_first_release, mainline_removed_in, tree, error from (
+  select case when m.value is null then 'not in mainline' when m.status = 'removed' then 'kept' else 'backport' end
+      as change,
+    t.kind, t.value as id, t.name, t.first_release, m.first_release as mainline_first_release,
+    m.removed_in as mainline_removed_in, t.tree, null as error
+  from tree_items t left join mainline m on m.kind = t.kind and m.value = t.value
+  where t.here = 1 and (m.value is null or m.status in ('not_yet', 'removed'))
+  union all
+  select 'lacks', m.kind, m.value, m.name, null, m.first_release, m.removed_in, m.tree, null
+  from mainline m left join tree_items t on t.kind = m.kind and t.value = m.value
+  where m.status = 'available' and coalesce(t.here, 0) = 0
+  union all
+  select null, null, null, null, null, null, null, null,
+    case when a.name = '{MAINLINE}' then 'mainline is what the others are compared with'
+         when not exists (select 1 from trees where name = a.name) then 'no tree named ' || a.name
+         else 'no release ' || coalesce(nullif(trim(:release), ''), '(newest)') || ' in tree ' || a.name end
+  from asked_tree a where not exists (select 1 from base_release)
+)
+order by change, {kind_order('kind')}, id"""
+
+
+RENAMED_HELPERS = """select i.tree, i.value as id, i.name,
+  (select group_concat(name, ' → ') from (
+     select n.name from item_names n where n.tree = i.tree and n.kind = i.kind and n.value = i.value
+     order by n.position)) as names,
+  i.first_release, i.introduced_by as [commit]
+from items i
+where i.kind = 'helper'
+  and (select count(*) from item_names n where n.tree = i.tree and n.kind = i.kind and n.value = i.value) > 1
+order by i.tree, i.value"""
+
+
+DISAGREEING_SOURCES = """select d.tree, d.kind, d.value as id, i.name, d.field, d.used, d.used_source, d.other,
+  d.other_source, d.note
+from disagreements d left join items i on i.tree = d.tree and i.kind = d.kind and i.value = d.value
+order by d.tree, d.kind, d.value, d.field"""
+
+
+# name -> (title, description, SQL); every one hides its SQL ("show" reveals it).
+QUERIES = {
+    "check": (
+        "Does this kernel have these items?",
+        ("One row per item asked: available (1 or 0), its first release, when it was removed, and why; missing items "
+         "first. Items: helpers by id or name (with or without bpf_ or BPF_FUNC_), kfuncs, enumerators (short or "
+         "full: XDP, BPF_MAP_TYPE_RINGBUF) and features (isa.jmp32_v3). Kernel: a release string such as "
+         "5.15.0-91-generic, or a probed build's release."),
+        CHECK,
+    ),
+    "available_on": (
+        "What is available on a kernel",
+        ("Every item a kernel has (5.15, 5.15.0-91-generic, 6.1.0-13-amd64, a probed build's release), judged by "
+         "each item's releases: items removed before the kernel are not listed. Choose a kind, or all."),
+        AVAILABLE_ON,
+    ),
+    "arrived_in": (
+        "What arrived in a release",
+        "Items that arrived in a release (5.19), came back in it, or were removed in it.",
+        ARRIVED_IN,
+    ),
+    "min_kernel_for_helpers": (
+        "Minimum kernel for a list of helpers",
+        ("Helper names (with or without bpf_ or BPF_FUNC_) or ids, separated by commas. The first row is the "
+         "helper that forces the minimum kernel; unknown names come last, with an error."),
+        MIN_KERNEL_FOR_HELPERS,
+    ),
+    "compare_with_mainline": (
+        "A tree or build compared with mainline",
+        ("Backports (items a tree's release has that mainline dates after its base release), items it keeps that "
+         "mainline removed by then, items it lacks that mainline has by then (of the kinds the tree gives "
+         "completely), and items mainline does not know. Tree: a probed build or a distribution tree; release: "
+         "empty for its newest."),
+        COMPARE,
+    ),
+    "renamed_helpers": (
+        "Helpers renamed over time",
+        "Helpers whose id carried more than one name; the id keeps its first release and commit.",
+        RENAMED_HELPERS,
+    ),
+    "disagreeing_sources": (
+        "Items whose sources disagree",
+        "Facts two sources give differently, with the value the tables use and the other one.",
+        DISAGREEING_SOURCES,
+    ),
+}
+
+
+def queries() -> dict[str, dict]:
+    """The canned queries in Datasette's shape."""
+    return {name: {"title": title, "description": description, "sql": sql, "hide_sql": True}
+            for name, (title, description, sql) in QUERIES.items()}
