@@ -282,11 +282,12 @@ def diff(old, new, tree, kind, db):
 def serve(host, port, tree, time_limit_ms, save_to, db):
     """Browse and query the knowledge base with Datasette, read-only.
 
-    Serves database "kb" with one table per kind (helpers, prog_types, map_types, attach_types,
-    link_types, commands, kfuncs, features), the store's tables, full-text search over helper names and
-    documentation, and canned queries: what is available on kernel X, what arrived in release X, the
-    minimum kernel for a list of helpers, renamed helpers, and items whose sources disagree. Canned
-    queries answer from the published tree (--tree).
+    Serves database "kb": a front page that answers "will it run on my kernel?" and draws what arrived
+    in each release, one table per kind (helpers, prog_types, map_types, attach_types, link_types,
+    commands, kfuncs, features), the store's tables, full-text search, and canned queries: check
+    (kernel + items: available or not, and why), available_on, arrived_in, min_kernel_for_helpers,
+    compare_with_mainline (a build's backports and what it lacks), renamed_helpers and
+    disagreeing_sources. Canned queries answer from the published tree (--tree).
 
     \b
     JSON for linters: http://127.0.0.1:8001/kb/helpers.json?_shape=array&_size=max
