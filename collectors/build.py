@@ -147,7 +147,7 @@ class LiveProbeCollector:
         release = _release_facts(self.release)
         facts = Facts(
             tree=self.tree, tree_kind=TREE_BUILD, collector=self.name, scheme=BUILD_SCHEME,
-            fingerprint=self.fingerprint(), qualifier=PROBED, releases=[release],
+            fingerprint=self.fingerprint(), qualifier=PROBED, releases=[release], covers=(PROG_TYPE, MAP_TYPE),
             source=Source(self.source_id, f"a live probe of the running kernel {self.release} on "
                           f"{os.uname().nodename} through bpf(), deciding as libbpf's probes do",
                           revision=self.release),

@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from kb.vocab import rules
 from kb.vocab.facts import Disagreement, Facts, Item, ItemName, Window
-from kb.vocab.kinds import source_priority
+from kb.vocab.kinds import TREE_BUILD, source_priority
 
 MERGE_NOTE = "two sources of this tree differ; the tables use the fact of the higher-ranked source"
 COMPARED_FIELDS = ("first_release", "introduced_by", "removed_in", "gpl_only")
@@ -67,6 +67,12 @@ def _merge_tree(name: str, ranked: list[Facts]) -> MergedTree:
     parts = {f.source.id: dataclasses.replace(f, items=[], helper_docs=[], disagreements=[]) for f in ranked}
     for facts in ranked:
         parts[facts.source.id].helper_docs = [d for d in facts.helper_docs if docs_from[d.value] == facts.source.id]
+    absent = _absent_from_a_build(ranked, chosen)
+    for key, (covering, (item, facts)) in absent.items():
+        parts[covering.source.id].disagreements.append(Disagreement(
+            item.kind, item.value, "present", "no", covering.source.id, "yes", _item_source(item, facts),
+            f"{covering.source.id} gives every {item.kind} of this build and not this one; the tables follow it"))
+        del chosen[key]
     merged_items = {key: _merged_item(item, facts, others.get(key, [])) for key, (item, facts) in chosen.items()}
     for key, (item, facts) in chosen.items():
         merged = merged_items[key]
@@ -87,6 +93,20 @@ def _merge_tree(name: str, ranked: list[Facts]) -> MergedTree:
     having = [(kind, value, f.source.id) for (kind, value), (_item, f) in chosen.items()]
     having += [(kind, value, f.source.id) for (kind, value), entries in others.items() for _item, f in entries]
     return MergedTree(name, "+".join(kinds), scheme, list(parts.values()), sorted(set(having), key=str))
+
+
+def _absent_from_a_build(ranked: list[Facts], chosen: dict) -> dict:
+    """Items of a build that a higher-ranked source covering their kind lacks (its BTF declares a program type
+    that a live probe found does not load): the build has not got them."""
+    absent = {}
+    for key, (item, facts) in chosen.items():
+        for other in ranked:
+            if other is facts:
+                break
+            if other.tree_kind == TREE_BUILD and item.kind in other.covers:
+                absent[key] = (other, (item, facts))
+                break
+    return absent
 
 
 def _merged_item(item: Item, facts: Facts, others: list[tuple[Item, Facts]]) -> Item:

@@ -60,11 +60,12 @@ def render(model: TableModel) -> str:
     for kind, title, suffix in ((PROG_TYPE, "eBPF program types", "PROG_TYPE"), (MAP_TYPE, "eBPF map types",
                                                                                  "MAP_TYPE")):
         lines.append(f"/*** {title} ***/")
-        for entry in model.kinds[kind]:
-            if entry.value == 0:
+        declared = {e.value: e.name for e in model.kinds[kind]} | model.not_loading.get(kind, {})
+        for value, name in sorted(declared.items()):
+            if value == 0:
                 continue  # UNSPEC: bpftool does not probe it
-            present = entry.value in model.loads.get(kind, set()) if probed else True
-            lines.append(_have(present, f"{_short(kind, entry.name).upper()}_{suffix}"))
+            present = value in model.loads.get(kind, set()) if probed else True
+            lines.append(_have(present, f"{_short(kind, name).upper()}_{suffix}"))
         lines.append("")
     helpers = [e for e in model.kinds[HELPER] if e.value != 0]
     lines += ["/*** eBPF helper functions ***/"]

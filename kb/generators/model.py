@@ -50,6 +50,7 @@ class TableModel:
     # Probed builds: the program and map types a live probe loaded (None: not probed live), the helpers each
     # program type accepted, and mainline's features at the build's base release.
     loads: dict[str, set] | None = None
+    not_loading: dict[str, dict[int, str]] = field(default_factory=dict)  # declared by the BTF, refused live
     accepts: dict[int, set[int]] = field(default_factory=dict)
     base_features: dict[str, bool] = field(default_factory=dict)
     base_release: str | None = None
@@ -103,6 +104,12 @@ def _build_facts(conn: sqlite3.Connection, model: TableModel) -> None:
         for kind, value in conn.execute("SELECT kind, value FROM item_sources WHERE tree = ? AND source = ?",
                                         (model.tree, live[0])):
             model.loads.setdefault(kind, set()).add(value)
+        # Declared by the BTF, refused by the live probe: gone from the build's items, named as mainline names them.
+        for kind, value, name in conn.execute(
+                "SELECT d.kind, d.value, i.name FROM disagreements d JOIN items i ON i.tree = ? AND i.kind = d.kind"
+                " AND i.value = d.value WHERE d.tree = ? AND d.field = 'present' AND d.used_source = ?",
+                (MAINLINE, model.tree, live[0])):
+            model.not_loading.setdefault(kind, {})[value] = name
         for helper, prog_type in conn.execute(
                 "SELECT value, other_value FROM relations WHERE tree = ? AND source = ? AND relation = ?",
                 (model.tree, live[0], CALLABLE_FROM)):

@@ -69,8 +69,8 @@ SOURCE_LIVE = "live"  # live:6.18.44@host
 # Where two sources of one tree give an item, the fact of the higher one is used (the other is kept as a
 # disagreement): what was read from the thing itself beats what references say about it.
 SOURCE_PRIORITY = {
+    SOURCE_LIVE: 55,  # what the running kernel loads, over what its BTF declares
     SOURCE_BTF: 50,
-    SOURCE_LIVE: 45,
     SOURCE_GIT: 40,
     SOURCE_HEADER: 30,
     SOURCE_CURATED: 20,
