@@ -419,3 +419,10 @@ def write(result: ScanResult, fmt: str, stream, *, summary: bool = False) -> Non
     chunks = summary_chunks if summary else {"text": text_chunks, "json": json_chunks, "sarif": sarif_chunks}[fmt]
     for chunk in chunks(result):
         stream.write(chunk)
+
+
+def rules_markdown() -> str:
+    """The README's table of SARIF rules."""
+    lines = ["| rule | what | level |", "| --- | --- | --- |"]
+    lines += [f"| `{rule_id}` | {short} | {level} |" for rule_id, _name, short, _full, level in RULES]
+    return "\n".join(lines) + "\n"

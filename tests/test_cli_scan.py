@@ -168,3 +168,11 @@ def test_missing_file(user_db, tmp_path):
     result = run("scan", str(tmp_path / "missing.o"))
     assert result.exit_code == 2
     assert f"{tmp_path / 'missing.o'}: No such file or directory" in result.stderr
+
+
+def test_readme_lists_every_sarif_rule():
+    from pathlib import Path
+
+    from kb import scan_report
+
+    assert scan_report.rules_markdown() in (Path(__file__).parent.parent / "README.md").read_text()
