@@ -14,7 +14,7 @@ import os
 
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
-from kb.vocab.facts import CALLABLE_FROM, PROBED, Facts, Item, ItemName, Presence, Relation, Release, Source, Window
+from kb.vocab.facts import CALLABLE_FROM, PROBED, Facts, Item, ItemName, Relation, Release, Source, Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, KFUNC, MAP_TYPE, PROG_TYPE, TREE_BUILD
 from kb.vocab.releases import BUILD_SCHEME
 from kb.vocab.versions import Version, VersionError
@@ -116,7 +116,6 @@ class BuildBTFCollector:
                                         windows=list(window), signature=kfunc.prototype))
         else:
             facts.warnings.append(UNTAGGED_KFUNCS)
-        facts.presence = [Presence(i.kind, i.value, release.version) for i in facts.items]
         self.found = found
         return facts
 

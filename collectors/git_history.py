@@ -26,8 +26,8 @@ from collectors.gitrepo import CollectError, Repository, Revision, TagRef
 from collectors.header import HeaderFacts, HeaderParseError, parse_header
 from collectors.helper_docs import HelperDocError, parse_helper_docs
 from kb.vocab import rules
-from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Presence, Release, Source, Window
-from kb.vocab.kinds import ENUM_KINDS, HELPER, TREE_GIT
+from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Release, Source, Window
+from kb.vocab.kinds import ENUM_KINDS, HELPER, SOURCE_GIT, TREE_GIT
 from kb.vocab.releases import DEBIAN_SCHEME, TagPattern, TagRelease, parse_tag, release_scheme_of
 
 HEADER_PATH = "include/uapi/linux/bpf.h"
@@ -80,9 +80,15 @@ class GitHistoryCollector:
         self.tag_pattern = tag_pattern
         self.rev = rev
         self.with_rc = with_rc
-        self.source_id = f"git:{self.repository.label}:{self.path}"
+        self.source_id = f"{SOURCE_GIT}:{self.repository.label}:{self.path}"
+        self._fingerprint: str | None = None  # computed once: before reading anything
 
     def fingerprint(self) -> str:
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         head = self.repository.resolve(self.rev)
         digest = hashlib.sha256()
         for part in (PARSER_VERSION, self.path, "|".join(self.tags_glob), self.tag_pattern or "", str(self.with_rc),
@@ -162,8 +168,6 @@ class GitHistoryCollector:
             warnings=warnings,
         )
         facts.items = _items(found, tags, parsed.get(newest_blob), cut=self.history_cut)
-        facts.presence = [Presence(kind, value, version) for version, keys in found.present.items()
-                          for kind, value in sorted(keys, key=str)]
         facts.helper_docs = _docs(facts.items, [texts[b] for b in dict.fromkeys(
             [blob_of[head], *(t.blob for t in reversed(tags))]) if b in texts], self.path, warnings)
         return facts
@@ -190,8 +194,9 @@ class GitHistoryCollector:
             if blob in at_release or blob == head_blob:
                 texts[blob] = content
             try:
-                parsed[blob] = parse_header(content)
-            except HeaderParseError as err:
+                parsed[blob] = parse_header(content, lines=False)
+            except HeaderParseError:
+                err = _located_error(content)
                 if blob in at_release:
                     raise CollectError(f"{self.path} at {label}: {err}") from None
                 warnings.append(f"{self.path} at {label}: {err}; skipped that revision")
@@ -229,6 +234,15 @@ class GitHistoryCollector:
         return found
 
 
+def _located_error(content: bytes) -> HeaderParseError:
+    """The parse error of a header, its line counted (the fast parse leaves lines out)."""
+    try:
+        parse_header(content)
+    except HeaderParseError as err:
+        return err
+    return HeaderParseError("cannot be parsed")
+
+
 def _docs(items: list[Item], texts: list[bytes], path: str, warnings: list[str]) -> list[HelperDoc]:
     """The newest documentation of each helper: from the newest header (texts newest first) that documents it."""
     value_of = {n.name: i.value for i in items if i.kind == HELPER for n in i.names}
@@ -257,20 +271,24 @@ def _docs(items: list[Item], texts: list[bytes], path: str, warnings: list[str])
 
 def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderFacts]) -> _Appearances:
     found = _Appearances()
-    # A blob seen before adds nothing: all it holds was recorded at the earlier revision that had it.
-    # Nor does a revision whose regions parsed to the very same objects as an earlier one's.
-    seen: set = set()
+    # A region (an enum, the helper list) parsed before is the very same object (parsing is cached by text), and
+    # adds nothing: all it holds was recorded at the earlier revision that had it.
+    seen: set[tuple[str, int]] = set()
     for order, revision in enumerate(revisions):
         header = parsed.get(revision.blob)
-        if header is None or revision.blob in seen or header.signature in seen:
+        if header is None:
             continue
-        seen.update((revision.blob, header.signature))
-        for position, (kind, value, name, alias_of) in enumerate(header.items()):
-            found.first_commit.setdefault((kind, value), revision)
-            # Names first seen together rank the plain spelling before its alias, then by header order.
-            found.names.setdefault((kind, value), {}).setdefault(name, ((order, bool(alias_of), position), revision))
-            if alias_of:
-                found.aliases.add((kind, value, name))
+        for kind_order, (kind, (relative, _line)) in enumerate(header.regions.items()):
+            if (kind, id(relative)) in seen:
+                continue
+            seen.add((kind, id(relative)))
+            for position, e in enumerate(relative):
+                found.first_commit.setdefault((kind, e.value), revision)
+                # Names first seen together rank the plain spelling before its alias, then by header order.
+                found.names.setdefault((kind, e.value), {}).setdefault(
+                    e.name, ((order, bool(e.alias_of), kind_order, position), revision))
+                if e.alias_of:
+                    found.aliases.add((kind, e.value, e.name))
     for tag in tags:
         header = parsed.get(tag.blob)
         version = tag.release.version
@@ -285,7 +303,7 @@ def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderF
             found.first_release.setdefault((kind, value), version)
             found.name_release.setdefault((kind, value, name), version)
             # A name only a tag shows (its revision lies outside the walked history) still counts, last.
-            found.names.setdefault((kind, value), {}).setdefault(name, ((len(revisions), bool(alias_of), 0), None))
+            found.names.setdefault((kind, value), {}).setdefault(name, ((len(revisions), bool(alias_of), 0, 0), None))
             if alias_of:
                 found.aliases.add((kind, value, name))
     return found

@@ -105,16 +105,33 @@ class _Lines:
         return self.line
 
 
-def _enum_region(text: str, enum_name: str) -> tuple[int, int] | None:
-    """Offsets of the text between the braces of ``enum NAME { ... };``, or None if absent."""
-    # str.find first: a regex search over the whole header costs more than the rest of the parse.
-    pattern = re.compile(r"enum\s+" + enum_name + r"\s*\{")
-    match = None
-    at = text.find("enum " + enum_name)
-    while at >= 0 and match is None:
-        if at == 0 or text[at - 1] == "\n":
-            match = pattern.match(text, at)
-        at = text.find("enum " + enum_name, at + 1)
+def _enum_starts(text: str, names) -> dict[str, int]:
+    """Where each of the enums *names* is declared (``enum NAME`` at the start of a line), found in one pass."""
+    wanted = set(names)
+    found: dict[str, int] = {}
+    at = 0 if text.startswith("enum ") else text.find("\nenum ") + 1
+    while at > 0 or text.startswith("enum ") and at == 0:
+        end = at + 5
+        while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            end += 1
+        name = text[at + 5 : end]
+        if name in wanted and name not in found:
+            found[name] = at
+            if len(found) == len(wanted):
+                break
+        at = text.find("\nenum ", end) + 1
+        if at == 0:
+            break
+    return found
+
+
+def _enum_region(text: str, enum_name: str, at: int | None = None) -> tuple[int, int] | None:
+    """Offsets of the text between the braces of ``enum NAME { ... };``, or None if absent.
+
+    *at*: where ``enum NAME`` starts, where the caller found it already."""
+    if at is None:
+        at = _enum_starts(text, [enum_name]).get(enum_name)
+    match = None if at is None or at < 0 else re.compile(r"enum\s+" + enum_name + r"\s*\{").match(text, at)
     if match is None:
         return None
     start = end = match.end()
@@ -205,11 +222,18 @@ def _parse_enum_body(enum_name: str, raw: str) -> tuple[Enumerator, ...]:
     return tuple(enumerators)
 
 
-def _enum_relative(text: str, enum_name: str) -> tuple[tuple[Enumerator, ...], int] | None:
-    region = _enum_region(text, enum_name)
+def _line_numbers(text: str, offsets) -> dict[int, int]:
+    """offset -> its line number, for several offsets, counting the text once from left to right."""
+    lines = _Lines(text)
+    return {offset: lines.at(offset) + 1 for offset in sorted(offsets)}
+
+
+def _enum_relative(text: str, enum_name: str, region: tuple[int, int] | None = None, first_line: int | None = None
+                   ) -> tuple[tuple[Enumerator, ...], int] | None:
+    region = region or _enum_region(text, enum_name)
     if region is None:
         return None
-    first_line = _line_of(text, region[0])
+    first_line = first_line or _line_of(text, region[0])
     try:
         return _parse_enum_body(enum_name, text[region[0] : region[1]]), first_line
     except HeaderParseError as err:
@@ -232,19 +256,27 @@ _MAPPER_DEFINES = (
 _FN_RE = re.compile(r"FN\(\s*(\w+)\s*(?:,\s*(\w+)\s*)?(?:,\s*##\s*ctx\s*)?\)\s*,?")
 
 
+# The line that ends a #define: the first whose last non-blank character is not a backslash.
+_MACRO_END_RE = re.compile(r"[^\\ \t\n][ \t]*\n|\n[ \t]*\n")
+
+
 def _macro_end(text: str, start: int) -> int:
     """Offset where the ``#define`` continuing from *start* ends (its last line has no backslash)."""
-    end = start
-    while True:
-        newline = text.find("\n", end)
-        if newline < 0:
-            return len(text)
-        if not text[end:newline].rstrip().endswith("\\"):
-            return newline
-        end = newline + 1
+    match = _MACRO_END_RE.search(text, start)
+    return match.end() - 1 if match else len(text)
+
+
+# How far past the helper list's #define to look for the blank line that follows it: the text up to there is
+# cut once and parsed once per distinct text (the list changes in few of a history's revisions), so that where
+# the macro ends is found once per distinct text too.
+_MAPPER_CHUNK = 64 * 1024
 
 
 @functools.lru_cache(maxsize=1024)
+def _parse_mapper_chunk(macro: str, chunk: str) -> tuple[Enumerator, ...]:
+    return _parse_mapper_body(macro, chunk[: _macro_end(chunk, 0)])
+
+
 def _parse_mapper_body(macro: str, raw: str) -> tuple[Enumerator, ...]:
     """The FN() entries of one helper-list macro body, lines relative to its first line."""
     body = _blank_comments(raw)
@@ -284,21 +316,25 @@ def _parse_mapper_body(macro: str, raw: str) -> tuple[Enumerator, ...]:
     return tuple(helpers)
 
 
-def _parse_mapper(text: str) -> tuple[str, tuple[Enumerator, ...], int] | None:
+def _find_mapper(text: str) -> tuple[str, int, int] | None:
+    """(macro, start, end) of the text holding the helper-list macro's body: up to the blank line after it."""
     # 6.2+ headers define both macros; the explicit-id one is the list, the other a wrapper around it.
     for macro, define in _MAPPER_DEFINES:
         at = text.find(define)
         if at >= 0:
-            break
-    else:
-        return None
-    start = at + len(define)
-    first_line = _line_of(text, start)
+            start = at + len(define)
+            blank = text.find("\n\n", start, start + _MAPPER_CHUNK)
+            return macro, start, (blank + 1 if blank >= 0 else _macro_end(text, start))
+    return None
+
+
+def _parse_mapper(text: str, found: tuple[str, int, int], first_line: int) -> tuple[str, tuple[Enumerator, ...]]:
+    macro, start, end = found
     try:
-        relative = _parse_mapper_body(macro, text[start : _macro_end(text, start)])
+        relative = _parse_mapper_chunk(macro, text[start:end])
     except HeaderParseError as err:
         raise err.shifted(first_line) from None
-    return ("mapper-ids" if macro == "___BPF_FUNC_MAPPER" else "mapper"), relative, first_line
+    return ("mapper-ids" if macro == "___BPF_FUNC_MAPPER" else "mapper"), relative
 
 
 @functools.lru_cache(maxsize=256)
@@ -309,27 +345,34 @@ def _strip_helper_prefix(relative: tuple[Enumerator, ...]) -> tuple[Enumerator, 
     return tuple(e._replace(name=e.name[len(HELPER_PREFIX) :]) for e in relative)
 
 
-def parse_header(source: str | bytes) -> HeaderFacts:
-    """Parse one revision of ``bpf.h``; raises :class:`HeaderParseError` naming the line on malformed input."""
+def parse_header(source: str | bytes, *, lines: bool = True) -> HeaderFacts:
+    """Parse one revision of ``bpf.h``; raises :class:`HeaderParseError` naming the line on malformed input.
+
+    Without *lines*, the regions' first lines are not counted (0): a history's worth of revisions needs only
+    the ids, and counting lines costs a tenth of the parse; an error is then reported relative to its region.
+    """
     text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
     facts = HeaderFacts()
-    mapper = _parse_mapper(text)
+    mapper = _find_mapper(text)
+    starts = _enum_starts(text, [name for name, _prefix in ENUM_KINDS.values()] + ["bpf_func_id"])
+    enums = {kind: _enum_region(text, name, starts.get(name, -1)) for kind, (name, _prefix) in ENUM_KINDS.items()}
+    if mapper is None:
+        enums["helper"] = _enum_region(text, "bpf_func_id", starts.get("bpf_func_id", -1))
+    starts = [region[0] for region in enums.values() if region] + ([mapper[1]] if mapper else [])
+    line = _line_numbers(text, starts) if lines else dict.fromkeys(starts, 0)
     if mapper is not None:
-        facts.helper_format, relative, first_line = mapper
-        facts.regions["helper"] = (relative, first_line)
-    else:
-        found = _enum_relative(text, "bpf_func_id")
-        if found is not None:
-            relative, first_line = found
-            try:
-                facts.regions["helper"] = (_strip_helper_prefix(relative), first_line)
-            except HeaderParseError as err:
-                raise err.shifted(first_line) from None
-            facts.helper_format = "enum"
+        facts.helper_format, relative = _parse_mapper(text, mapper, line[mapper[1]])
+        facts.regions["helper"] = (relative, line[mapper[1]])
+    elif enums["helper"] is not None:
+        relative, first_line = _enum_relative(text, "bpf_func_id", enums["helper"], line[enums["helper"][0]])
+        try:
+            facts.regions["helper"] = (_strip_helper_prefix(relative), first_line)
+        except HeaderParseError as err:
+            raise err.shifted(first_line) from None
+        facts.helper_format = "enum"
     for kind, (enum_name, _prefix) in ENUM_KINDS.items():
-        found = _enum_relative(text, enum_name)
-        if found is not None:
-            facts.regions[kind] = found
+        if enums[kind] is not None:
+            facts.regions[kind] = _enum_relative(text, enum_name, enums[kind], line[enums[kind][0]])
     if not facts.regions:
         raise HeaderParseError("no BPF enum or helper list found (is this include/uapi/linux/bpf.h?)")
     return facts

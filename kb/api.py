@@ -6,6 +6,7 @@ Datasette machinery.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
             results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
         else:
             pending.append(collector)
-    gathered = [c.collect(progress) for c in pending]
+    gathered = _collect_all(pending, progress)
     for facts in gathered:
         if facts.tree == MAINLINE and facts.releases and not _kernel_like(facts.releases) and not force:
             versions = ", ".join(r.version for r in facts.releases[:3])
@@ -120,6 +121,23 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
     return ProbeResult(CollectResult(btf.tree, db, results), comparison, os.path.abspath(btf.path),
                        btf.kernel.container, btf.kernel.version_source,
                        [w for f in gathered for w in f.warnings], collectors[1].result if live else None)
+
+
+def _collect(collector):
+    return collector.collect()
+
+
+def _collect_all(collectors: list, progress) -> list:
+    """Every collector's facts, the first read here (with progress), the others at the same time in forked
+    processes: a libbpf repository's bpf.h history and section tables are independent and each CPU-bound."""
+    if len(collectors) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [c.collect(progress) for c in collectors]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(len(collectors) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        others = [pool.submit(_collect, c) for c in collectors[1:]]
+        first = collectors[0].collect(progress)
+        return [first, *(future.result() for future in others)]
 
 
 def open_kb(db: str | None = None):

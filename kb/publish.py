@@ -45,7 +45,6 @@ VERSION_COLUMNS = {
     "items": ("first_release", "removed_in", "first_rc"),
     "item_names": ("first_release",),
     "windows": ("since", "until"),
-    "presence": ("release",),
     "releases": ("version", "base"),
     "section_rules": ("release",),
     "disagreements": ("used", "other"),

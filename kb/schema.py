@@ -113,6 +113,8 @@ TABLES = (
         "first_release TEXT",
         "is_alias INTEGER NOT NULL DEFAULT 0",
     ), ("tree", "kind", "value", "name")),
+    # Availability: the releases [since, until) of a tree that have an item -- presence in every release, as
+    # intervals (a git tree's presence at each release tag, a reference's first release and removal).
     Table("windows", (
         "tree TEXT NOT NULL",
         "source TEXT NOT NULL",
@@ -124,13 +126,6 @@ TABLES = (
         "until TEXT",  # first release without it; NULL: still there
         "until_key TEXT",
     ), ("tree", "kind", "value", "position")),
-    Table("presence", (
-        "tree TEXT NOT NULL",
-        "source TEXT NOT NULL",
-        "kind TEXT NOT NULL",
-        "value INTEGER NOT NULL",
-        "release TEXT NOT NULL",
-    ), ("tree", "kind", "value", "release")),
     Table("helper_docs", (
         "tree TEXT NOT NULL",
         "source TEXT NOT NULL",
@@ -192,7 +187,6 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS items_by_name ON items(name)",
     "CREATE INDEX IF NOT EXISTS items_by_release ON items(tree, kind, first_release_key)",
     "CREATE INDEX IF NOT EXISTS item_names_by_name ON item_names(name)",
-    "CREATE INDEX IF NOT EXISTS presence_by_release ON presence(tree, release)",
     "CREATE INDEX IF NOT EXISTS disagreements_by_item ON disagreements(tree, kind, value)",
     "CREATE INDEX IF NOT EXISTS relations_by_item ON relations(tree, kind, value)",
 )

@@ -20,7 +20,6 @@ from kb.vocab.facts import (
     HelperDoc,
     Item,
     ItemName,
-    Presence,
     Relation,
     Release,
     SectionRule,
@@ -233,7 +232,6 @@ def fact_rows(facts: Facts, *, item_sources: bool) -> dict[str, list[tuple]]:
         "releases": [(tree, source, r.version, r.sort_key, r.base, r.tag, r.commit, r.date, int(r.has_header), r.uname)
                      for r in facts.releases],
         "items": [], "item_names": [], "windows": [],
-        "presence": [(tree, source, p.kind, p.value, p.release) for p in facts.presence],
         "helper_docs": [(tree, own(d), d.value, d.variant, d.name, d.signature, d.description, d.returns,
                          d.attributes) for d in facts.helper_docs],
         "relations": [(tree, own(r), r.kind, r.value, r.relation, r.other_kind, r.other_value, facts.qualifier)
@@ -333,9 +331,6 @@ def read_facts(conn: sqlite3.Connection, schema: str = "main") -> list[Facts]:
     for r in sorted(_rows(conn, "windows", schema), key=lambda r: r["position"]):
         if (item := items.get((r["tree"], r["source"], r["kind"], r["value"]))) is not None:
             item.windows.append(Window(r["since"], r["until"]))
-    for r in _rows(conn, "presence", schema):
-        if (f := owner(r)) is not None:
-            f.presence.append(Presence(r["kind"], r["value"], r["release"]))
     for r in _rows(conn, "helper_docs", schema):
         if (f := owner(r)) is not None:
             f.helper_docs.append(HelperDoc(r["value"], r["name"], r["variant"], r["signature"], r["description"],

@@ -77,12 +77,11 @@ def test_enums_aliases_and_sentinels(collected, history):
     assert not [i for i in collected.items if "MAX" in i.name]
 
 
-def test_presence_per_release(collected):
-    present = {(p.kind, p.value, p.release) for p in collected.presence}
-    assert ("helper", 5, "4.1") not in present
-    assert ("helper", 5, "4.2") in present
-    assert ("cmd", 3, "4.2") in present  # once, although two names spell it
-    assert len(collected.presence) == len(set(collected.presence))
+def test_windows_are_the_releases_that_have_an_item(collected):
+    assert [(w.since, w.until) for w in item(collected, "helper", 5).windows] == [("4.2", None)]
+    assert [(w.since, w.until) for w in item(collected, "cmd", 3).windows] == [("4.2", None)]  # two spellings
+    # The header was deleted between 4.9 and 4.10, but every release tag has it.
+    assert [(w.since, w.until) for w in item(collected, "helper", 1).windows] == [("4.0", None)]
 
 
 def test_rc_tags_only_on_request(history):
@@ -114,7 +113,7 @@ def test_each_distinct_blob_is_parsed_once(history, monkeypatch):
 
     parsed = []
     real = git_history.parse_header
-    monkeypatch.setattr(git_history, "parse_header", lambda data: parsed.append(data) or real(data))
+    monkeypatch.setattr(git_history, "parse_header", lambda data, **kw: parsed.append(data) or real(data, **kw))
     mine(history.path, tree="mainline")
     assert len(parsed) == len(set(parsed))
     blobs = set(history.repo.git.log("--format=", "--raw", "--no-abbrev", "--all", "--", "include").split())

@@ -107,13 +107,6 @@ class Item:
 
 
 @dataclass(frozen=True)
-class Presence:
-    kind: str
-    value: int | str
-    release: str
-
-
-@dataclass(frozen=True)
 class Disagreement:
     kind: str
     value: int | str
@@ -184,7 +177,6 @@ class Facts:
     covers: tuple[str, ...] = ()
     releases: list[Release] = field(default_factory=list)
     items: list[Item] = field(default_factory=list)
-    presence: list[Presence] = field(default_factory=list)
     helper_docs: list[HelperDoc] = field(default_factory=list)
     relations: list[Relation] = field(default_factory=list)
     disagreements: list[Disagreement] = field(default_factory=list)
