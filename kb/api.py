@@ -264,6 +264,13 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
     name = queries.resolve_tree(conn, tree)
     where = availability.target(conn, name, kernel)
     candidates = queries.items(conn, name)
+    stand_in = availability.mainline_stand_in(conn, where)
+    by_mainline: set[tuple] = set()
+    if stand_in is not None:
+        covered, mine = queries.covers(conn, name), {(i.kind, i.value) for i in candidates}
+        extra = [i for i in queries.items(conn, MAINLINE) if i.kind not in covered and (i.kind, i.value) not in mine]
+        by_mainline = {(i.kind, i.value) for i in extra}
+        candidates += extra
     rows = []
     for query in names:
         found = queries.find_item(conn, name, query, candidates)
@@ -271,9 +278,12 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
             rows.append(CheckRow(query, None, None, None, False, None, None, "unknown to the knowledge base"))
             continue
         for item in found:
-            verdict = availability.judge(item, where)
+            judged_by_mainline = (item.kind, item.value) in by_mainline
+            verdict = availability.judge(item, stand_in if judged_by_mainline else where)
+            reason = verdict.reason + (f" (judged by {MAINLINE}: tree {name} does not list it)"
+                                       if judged_by_mainline else "")
             rows.append(CheckRow(query, item.kind, item.value, item.name, verdict.available, item.first_release,
-                                 item.removed_in, verdict.reason))
+                                 verdict.removed_in or item.removed_in, reason))
     rows.sort(key=lambda r: r.available)
     return where, rows
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from kb import queries
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
+from kb.vocab.kinds import MAINLINE
 from kb.vocab.releases import BUILD_SCHEME
 
 AVAILABLE = "available"
@@ -87,6 +88,16 @@ def target(conn: sqlite3.Connection, tree: str, kernel: str | None) -> Target:
     except ValueError as err:
         raise TargetError(str(err)) from None
     return Target(tree, kernel, key, None if index is None else rows[index].version)
+
+
+def mainline_stand_in(conn: sqlite3.Connection, where: Target) -> Target | None:
+    """Where the judged tree does not give a kind completely (features anywhere but mainline, a distribution
+    history's kfuncs, a build's untagged kfuncs), mainline judges it: the kernel placed in mainline by the mainline
+    version of the release it resolved to.  None when the tree is mainline."""
+    if where.tree == MAINLINE or MAINLINE not in queries.tree_names(conn):
+        return None
+    base = next((r.base for r in queries.releases(conn, where.tree) if r.version == where.release), None)
+    return target(conn, MAINLINE, base or where.kernel)
 
 
 def uname_key(uname: str | None) -> tuple[int, ...] | None:

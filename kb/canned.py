@@ -75,7 +75,7 @@ def _asked(param: str) -> str:
 asked(pos, word) as (select pos, word from split where word <> '')"""
 
 
-def _found(tree: str, kinds: tuple[str, ...] = ITEM_KINDS) -> str:
+def _found(tree: str, kinds: tuple[str, ...] = ITEM_KINDS, prefix: str = "") -> str:
     """``found(pos, kind, value)``: the items of *tree* each asked word names, as kb.queries.find_item finds them:
     a number is a helper id; a name matches exactly where it can, else by its variants (bpf_, BPF_FUNC_,
     an enumerator's short form)."""
@@ -83,34 +83,63 @@ def _found(tree: str, kinds: tuple[str, ...] = ITEM_KINDS) -> str:
     number = "(a.word glob '[0-9]*' and a.word not glob '*[^0-9]*')"
     named = ("exists (select 1 from item_names n where n.tree = i.tree and n.kind = i.kind and n.value = i.value"
              " and n.name = {word})")
-    return f"""exact(pos, kind, value) as (
+    return f"""{prefix}exact(pos, kind, value) as (
   select a.pos, i.kind, i.value from asked a join items i on i.tree = {tree} and i.kind in ({kind_list})
   where case when {number} then i.kind = '{HELPER}' and i.value = cast(a.word as integer)
         else i.name = a.word or (typeof(i.value) = 'text' and i.value = a.word) or {named.format(word='a.word')} end
 ),
-loose(pos, kind, value) as (
+{prefix}loose(pos, kind, value) as (
   select distinct a.pos, i.kind, i.value from asked a join items i on i.tree = {tree} and i.kind in ({kind_list})
   join json_each(kbgen_name_variants(a.word)) v
-  where not {number} and a.pos not in (select pos from exact)
+  where not {number} and a.pos not in (select pos from {prefix}exact)
     and (i.name = v.value or {named.format(word='v.value')})
 ),
-found(pos, kind, value) as (select * from exact union all select * from loose)"""
+{prefix}found(pos, kind, value) as (select * from {prefix}exact union all select * from {prefix}loose)"""
+
+
+def _stand_in() -> str:
+    """``stand_in(key, label)``: where the answering tree is not mainline, the kernel placed in mainline by the
+    mainline version of the release it resolved to (kb.availability.mainline_stand_in); ``uncovered(kind)``: the
+    kinds the answering tree does not give completely, which mainline judges."""
+    return f"""stand_in(key, label) as (
+  select json_extract(m, '$.key'), json_extract(m, '$.label') from (
+    select kbgen_target('{MAINLINE}', 'mainline', coalesce(
+      (select r.base from releases r where r.tree = p.tree and r.version = p.release), trim(:kernel)), '[]') as m
+    from placed p where p.tree <> '{MAINLINE}' and p.error is null)
+),
+uncovered(kind) as (
+  select k.value from json_each('[{", ".join(f'"{k}"' for k in ITEM_KINDS)}]') k
+  where instr((select ' ' || coalesce(group_concat(c.covers, ' '), '') || ' ' from collections c
+               where c.tree = (select tree from placed)), ' ' || k.value || ' ') = 0
+)"""
 
 
 CHECK = f"""with recursive
 {_placed()},
+{_stand_in()},
 {_asked(':items')},
 {_found('(select tree from placed)')},
+{_found(f"'{MAINLINE}'", prefix='mainline_')},
 judged(pos, kind, value, name, first_release, removed_in, verdict) as (
   select f.pos, i.kind, i.value, i.name, i.first_release, i.removed_in, {_verdict('i', 'p.key')}
   from found f join placed p join items i on i.tree = p.tree and i.kind = f.kind and i.value = f.value
+  union all
+  select f.pos, i.kind, i.value, i.name, i.first_release, i.removed_in,
+    json_set({_verdict('i', 's.key')}, '$.reason', json_extract({_verdict('i', 's.key')}, '$.reason')
+             || ' (judged by {MAINLINE}: tree ' || (select tree from placed) || ' does not list it)')
+  from mainline_found f join stand_in s join items i on i.tree = '{MAINLINE}' and i.kind = f.kind
+    and i.value = f.value
+  where i.kind in (select kind from uncovered) and not exists (
+    select 1 from items t where t.tree = (select tree from placed) and t.kind = i.kind and t.value = i.value)
 ),
 answers as (
   select a.pos, a.word as asked, j.kind, j.value as id, j.name,
-    coalesce(json_extract(j.verdict, '$.available'), 0) as available, j.first_release, j.removed_in,
+    coalesce(json_extract(j.verdict, '$.available'), 0) as available, j.first_release,
+    coalesce(json_extract(j.verdict, '$.removed_in'), j.removed_in) as removed_in,
     coalesce(json_extract(j.verdict, '$.reason'), case when t.scheme = 'build' then 'not in the build ' || t.name
                                                         else 'unknown to the knowledge base' end) as why,
-    (select tree from placed) as tree, (select label from placed) as judged_as, null as error
+    (select tree from placed) as tree, (select label from placed) as judged_as,
+    case when j.kind is null and t.scheme <> 'build' then 'unknown item: ' || a.word end as error
   from asked a left join judged j on j.pos = a.pos
   join trees t on t.name = (select tree from placed)
   where (select error from placed) is null
@@ -249,7 +278,7 @@ order by change, {kind_order('kind')}, id"""
 RENAMED_HELPERS = """select i.tree, i.value as id, i.name,
   (select group_concat(name, ' → ') from (
      select n.name from item_names n where n.tree = i.tree and n.kind = i.kind and n.value = i.value
-     order by n.position)) as names,
+     order by n.position)) as history,
   i.first_release, i.introduced_by as [commit]
 from items i
 where i.kind = 'helper'

@@ -297,8 +297,13 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
     if db and not os.path.exists(db):
         click.echo(f"note: {db} does not exist yet; serving the shipped knowledge base only", err=True)
     if save_to:
+        from kb import serve as serving
+
         tree_name = api.publish(save_to, db=db, tree=tree)
-        click.echo(f"wrote {save_to} ({tree_name} tree)", err=True)
+        click.echo(f"wrote {save_to} ({tree_name} tree); Datasette serves it with kbgen's plugin and templates "
+                   f"(the version collation, the pages, the canned queries):", err=True)
+        click.echo("  datasette " + " ".join(serving.datasette_args(save_to, host, port, time_limit_ms)),
+                   err=True)
         return
     api.serve(db=db, host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
 
@@ -376,6 +381,8 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
     """
     from kb import api, scan_report
 
+    if summary and fmt != "text":
+        raise BadInput("--summary is one line of text per object; leave out --format, or --summary")
     result = api.scan(list(objects), kernel=kernel, tree=tree, db=db)
     if output:
         from kb.atomic import atomic_stream
@@ -383,7 +390,18 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
         with atomic_stream(output) as stream:
             scan_report.write(result, fmt, stream, summary=summary)
     else:
-        scan_report.write(result, fmt, sys.stdout, summary=summary)
+        try:
+            scan_report.write(result, fmt, sys.stdout, summary=summary)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped (| head): not an error of ours; no more output, and no traceback at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(1 if result.failed else 0)
+        except OSError as err:
+            raise BadInput(f"cannot write the report to standard output ({err.strerror})") from None
+    if result.skipped:
+        raise BadInput(f"{len(result.skipped)} object(s) could not be read and were skipped (first: "
+                       f"{result.skipped[0]})")
     if result.failed:
         sys.exit(1)
 

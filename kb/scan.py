@@ -44,8 +44,9 @@ LINK = "link"  # an extern another object defines: resolved when the objects are
 REFUSED = "refused"  # the verifier refuses it whatever the release (license), or the probed build refuses it
 UNDOCUMENTED = "undocumented"  # the documented lists do not pair it with the program type: a warning
 LEGACY = "legacy"  # a section name only older libbpf releases load
-FAILING = (TOO_NEW, REMOVED, UNKNOWN, REFUSED)
-FAILING_WITHOUT_TARGET = (REFUSED,)  # fails on every kernel
+ABSENT = "absent"  # the judged tree (a build, a distribution's history) gives every item of its kind, not this one
+FAILING = (TOO_NEW, REMOVED, UNKNOWN, REFUSED, ABSENT)
+FAILING_WITHOUT_TARGET = (REFUSED, ABSENT, UNKNOWN)  # fails on every kernel (the tree describes)
 
 # How a finding bears on the kernel minimum.
 REQUIRED = "required"  # the kernel must have it
@@ -178,7 +179,9 @@ class ScanResult:
     """The scan of some objects: :attr:`objects` yields one :class:`ObjectReport` at a time, and
     :attr:`failed` says whether any report yielded so far fails on the target."""
 
-    def __init__(self, tree: str, data_version: str, kernel: str | None, reports: Iterator[ObjectReport]):
+    def __init__(self, tree: str, data_version: str, kernel: str | None, reports: Iterator[ObjectReport],
+                 skipped: list[str] | None = None):
+        self.skipped = skipped if skipped is not None else []  # BPF objects in directories that could not be read
         self.tree = tree
         self.data_version = data_version
         self.kernel = kernel
@@ -215,18 +218,20 @@ def object_paths(paths: list[str]) -> Iterator[tuple[str, bool]]:
             yield path, True
 
 
-def _objects(paths: list[str]):
-    """Each BPF object of *paths*, read; what is no BPF object is skipped with a note where a directory held it."""
-    from collectors.bpf.elfobject import NotBPFObject, NotELFObject, NotRegularFile, read_object
+def _objects(paths: list[str], skipped: list[str]):
+    """Each BPF object of *paths*, read.  A file named on the command line must be one (else bad input, at once);
+    of the files a directory holds, what is no BPF object is passed over with a note, and a BPF object that
+    cannot be read is too, noted in *skipped* so that the scan still ends as bad input, its report whole."""
+    from collectors.bpf.elfobject import NotBPFObject, NotELFObject, NotRegularFile, ObjectError, read_object
 
     for path, given in object_paths(paths):
         try:
             yield read_object(path)
-        except NotBPFObject as err:
-            warn(f"{err}: skipped")
-        except (NotRegularFile, NotELFObject) as err:
+        except ObjectError as err:
             if given:
                 raise
+            if not isinstance(err, (NotBPFObject, NotRegularFile, NotELFObject)):
+                skipped.append(str(err))
             warn(f"{err}: skipped")
 
 
@@ -295,7 +300,11 @@ class Knowledge:
         self._sections = _SectionRules(self.tables)
         self.callable = queries.relation_sets(conn, tree, CALLABLE_FROM)
         self.documented = self.callable if tree == MAINLINE else queries.relation_sets(conn, MAINLINE, CALLABLE_FROM)
-        self.probed_types = {prog for (_kind, _value), by in self.callable.items() for prog in by.get(PROBED, ())}
+        # The program types a live probe tried, per kind of callee: it probes helpers only, so a kfunc is never
+        # refused for want of a probed relation.
+        self.probed_types: dict[str, set] = {}
+        for (kind, _value), by in self.callable.items():
+            self.probed_types.setdefault(kind, set()).update(by.get(PROBED, ()))
 
     def judge(self, kind: str, value) -> tuple:
         """(item, status, removed_in, judged by mainline instead of the tree)."""
@@ -385,16 +394,23 @@ class _Judge:
         if found is None:
             item, status, removed, fallback = self.kb.judge(kind, value)
             name = item.name if item else None
+            mainline = self.kb.mainline.by_value.get((kind, value))
             if fallback:
                 reason += f" (judged by {MAINLINE}: tree {self.kb.tree.name} does not list it)"
-            elif item is None and self.kb.build:
-                known = self.kb.mainline.by_value.get((kind, value))
-                name = known.name if known else None
-                reason += f" (the probed build {self.kb.tree.name} does not have it)"
+            elif item is None and self.kb.mainline is not self.kb.tree and mainline is not None:
+                # The tree gives every item of this kind: it has not got this one, which mainline has.
+                what = "probed build" if self.kb.build else "tree"
+                status, name = ABSENT, mainline.name
+                reason += f" (the {what} {self.kb.tree.name} does not have it)"
             first = item.first_release if item else None
+            if removed is None and item is not None:
+                removed = item.removed_in
             requires = None
             if need == REQUIRED:
-                requires = first
+                # The minimum is said in mainline releases: a build's or a distribution's release names are no
+                # kernel versions another reader can compare.
+                requires = (mainline.first_release if mainline else None) if self.kb.mainline is not self.kb.tree \
+                    else first
             elif need == SANITIZED and self.kernel and status in (TOO_NEW, REMOVED):
                 status = HANDLED
             elif need == OPTIONAL_NEED and self.kernel and status in (TOO_NEW, REMOVED, UNKNOWN):
@@ -563,7 +579,12 @@ def judge_object(obj, knowledge: Knowledge, kernel: str | None, judge: _Judge | 
         calls.append(finding)
     findings += calls
     for hit in obj.hits:
-        findings.append(Finding(judge.feature(hit.feature, rule=hit.rule, reason=hit.reason, weak=hit.weak),
+        weak = hit.weak
+        if weak and hit.rule == "kfunc_address" and kernel and judge.verdict(KFUNC, hit.symbol).status == OK:
+            # bpf_ksym_exists() on a weak kfunc the target has: libbpf loads its address, which kernels before
+            # kfunc.exists_check refuse; only where the kfunc is missing does libbpf leave a harmless 0.
+            weak = False
+        findings.append(Finding(judge.feature(hit.feature, rule=hit.rule, reason=hit.reason, weak=weak),
                                 hit.section, hit.program, hit.index, hit.offset, hit.file_offset, None, hit.source,
                                 hit.count, hit.symbol, hit.function))
     what = {"btf": "BTF-defined map", "legacy": "legacy bpf_map_def map", "inner": "inner map of a map-in-map",
@@ -596,8 +617,10 @@ def _verifier_checks(judge: _Judge, obj, report: ObjectReport, calls: list[Findi
         verdict = call.verdict
         if verdict.kind == HELPER or verdict.kind == KFUNC:
             first_calls.setdefault((call.function, verdict.kind, verdict.id), call)
-    # An object without a license section and without programs is a library, licensed by what it is linked to.
-    licensed = report.license is not None or bool(entries)
+    # An object without a license section is licensed by what it is linked to when it has no programs or calls
+    # functions another object defines (scx's libraries): the check belongs to the linked object.
+    links = any(f.verdict.status == LINK for f in report.findings)
+    licensed = report.license is not None or (bool(entries) and not links)
     for (function, kind, value), call in first_calls.items():
         item = kb.tree.by_value.get((kind, value)) or kb.mainline.by_value.get((kind, value))
         if licensed and not report.gpl_compatible and (kind == KFUNC or (item is not None and item.gpl_only)):
@@ -623,7 +646,7 @@ def _verifier_checks(judge: _Judge, obj, report: ObjectReport, calls: list[Findi
 
 def _context(kb: Knowledge, kind: str, value, prog_type: int) -> tuple[str, str] | None:
     """(status, qualifier) when the tree's relations say *kind* *value* cannot be called from *prog_type*."""
-    if prog_type in kb.probed_types:
+    if prog_type in kb.probed_types.get(kind, ()):
         accepted = kb.callable.get((kind, value), {}).get(PROBED, set())
         return None if prog_type in accepted else (REFUSED, f"probed on {kb.tree.name}")
     documented = kb.documented.get((kind, value), {}).get(AS_DOCUMENTED)
@@ -657,11 +680,12 @@ def _minimums(obj, report: ObjectReport, entries: dict) -> None:
 
 def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None = None) -> ScanResult:
     name = queries.resolve_tree(conn, tree)
-    where = availability.target(conn, name, kernel) if kernel or queries.tree_info(conn, name).scheme == "build" \
+    where = availability.target(conn, name, kernel) if kernel or queries.tree_info(conn, name).scheme == BUILD_SCHEME \
         else None
     knowledge = Knowledge(conn, name, where)
     label = where.label if where else None
-    objects = _objects(paths)
+    skipped: list[str] = []
+    objects = _objects(paths, skipped)
     first = next(objects, None)
     if first is None:
         given = ", ".join(paths)
@@ -677,7 +701,7 @@ def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None 
             for obj in objects:
                 yield judge_object(obj, knowledge, label, judge)
 
-    return ScanResult(name, queries.tree_version(conn, name), label, reports())
+    return ScanResult(name, queries.tree_version(conn, name), label, reports(), skipped)
 
 
 class ScanError(KbgenError):

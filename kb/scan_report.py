@@ -14,6 +14,7 @@ import urllib.parse
 
 from kb import __version__
 from kb.scan import (
+    ABSENT,
     HANDLED,
     LEGACY,
     LINK,
@@ -43,6 +44,7 @@ _STATUS_TEXT = {
     REFUSED: "REFUSED by the verifier: {reason}",
     UNDOCUMENTED: "warning: {reason}",
     LEGACY: "warning: {reason}",
+    ABSENT: "NOT IN THE JUDGED TREE: {reason}",
 }
 
 
@@ -96,11 +98,37 @@ def _head(report: ObjectReport, kernel: str | None) -> str:
 _COLUMNS = ("section", "where", "uses", "since", "status")
 
 
+def _rows(report: ObjectReport, kernel: str | None) -> list[tuple[str, ...]]:
+    """Problems and notes site by site, first; what is fine, once per item and section with its count of sites
+    (a tracee object calls helpers 34,000 times: the problems must not drown)."""
+    flagged, fine = [], {}
+    for f in report.findings:
+        status = _status(f, kernel)
+        if status:
+            flagged.append((f.section, _where(f), _what(f), f.verdict.first_release or "-", status))
+        else:
+            key = (f.section, _what(f), f.verdict.first_release or "-")
+            fine[key] = fine.get(key, 0) + f.count
+    rows = flagged + [(section, f"{count} site{'s' if count > 1 else ''}", what, since, "")
+                      for (section, what, since), count in fine.items()]
+    return rows
+
+
+def _program_lines(report: ObjectReport) -> str:
+    lines = []
+    for p in report.programs:
+        if p.subprogram or not p.prog_type:
+            continue
+        needs = f"needs {p.min_kernel}" if p.min_kernel else "needs no known release"
+        libbpf = f", libbpf {p.libbpf}" if p.libbpf else ""
+        lines.append(f"  program {p.name} ({p.section}): {p.prog_type}, {needs}{libbpf}\n")
+    return "".join(lines)
+
+
 def text_chunks(result: ScanResult):
     for report in result.objects:
-        yield _head(report, result.kernel) + "\n"
-        rows = [(f.section, _where(f), _what(f), f.verdict.first_release or "-", _status(f, result.kernel))
-                for f in report.findings]
+        yield _head(report, result.kernel) + "\n" + _program_lines(report)
+        rows = _rows(report, result.kernel)
         if not rows:
             continue
         widths = [max(len(heading), *(len(row[n]) for row in rows)) for n, heading in enumerate(_COLUMNS)]
@@ -116,7 +144,12 @@ def _line(values, widths) -> str:
 def summary_chunks(result: ScanResult):
     for report in result.objects:
         forcing = _set_by(report.forced_by)
-        yield f"{report.path}: {report.min_kernel or '-'}" + (f" ({forcing})" if forcing else "") + "\n"
+        line = f"{report.path}: {report.min_kernel or '-'}" + (f" ({forcing})" if forcing else "")
+        problems = report.failing(result.kernel)
+        if problems:
+            where = f"on {result.kernel}" if result.kernel else "on any kernel"
+            line += f"; {len(problems)} problem(s) {where}: {_set_by(problems)}"
+        yield line + "\n"
 
 
 _VERDICT_FIELDS = ("kind", "id", "name", "first_release", "removed_in", "status", "need", "requires", "libbpf",
@@ -267,6 +300,10 @@ RULES = [
      "must not depend on it (bpf_ksym_exists)."), "note"),
     ("KBG020", "unknown-item", "A program type, attach type or feature the knowledge base does not know",
      "The object needs something the knowledge base has no item for.", "error"),
+    ("KBG021", "absent-from-judged-tree", "An item the judged build or distribution tree does not have",
+     ("The tree judged by (--tree: a probed build, a distribution's history) gives every item of this kind and "
+     "not this one, although mainline has it: that kernel lacks it (configured out, or never backported)."),
+     "error"),
 ]
 _RULE_INDEX = {rule[0]: n for n, rule in enumerate(RULES)}
 _TOO_NEW_RULES = {"helper": "KBG001", "kfunc": "KBG002", "map_type": "KBG003", "prog_type": "KBG009",
@@ -283,6 +320,8 @@ def _rule_for(f: Finding, kernel: str | None) -> str | None:
         return _UNKNOWN_RULES.get(f.kind, "KBG020")
     if f.status == REFUSED:
         return "KBG016" if f.kind == "license" else "KBG014"
+    if f.status == ABSENT:
+        return "KBG021"
     return {RELEASE_UNKNOWN: "KBG007", LEGACY: "KBG013", UNDOCUMENTED: "KBG015", LINK: "KBG017",
             HANDLED: "KBG018", OPTIONAL: "KBG019"}.get(f.status)
 
@@ -295,6 +334,8 @@ def _message(f: Finding, kernel: str | None) -> str:
         return f"{what} ({where}) first appeared in Linux {f.first_release}; the target is {kernel}.{rule}"
     if f.status == REMOVED:
         return f"{what} ({where}) was removed in Linux {f.removed_in}; the target is {kernel}.{rule}"
+    if f.status == ABSENT:
+        return f"{what} ({where}): {f.reason}."
     if f.status == UNKNOWN and f.kind != "section":
         return f"{what} ({where}) is not in the knowledge base.{rule}"
     if f.status == RELEASE_UNKNOWN:

@@ -83,7 +83,7 @@ def place(tree: str, scheme: str | None, kernel: str | None, releases: list[tupl
     if index is None:
         return {"key": rules.key_text(key), "release": None, "label": f"{tree} {short_release(key)}"}
     version = releases[index][0]
-    return {"key": rules.key_text(key), "release": version, "label": f"{tree} {version}"}
+    return {"key": rules.key_text(key), "release": version, "label": version if tree == version else f"{tree} {version}"}
 
 
 def kbgen_target(tree, scheme, kernel, releases_json):

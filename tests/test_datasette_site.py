@@ -139,6 +139,11 @@ def test_check_judges_as_kbgen_does_build(site, user_db):
     assert found["195"]["available"] == 0 and found["195"]["why"] == f"not in the build {BUILD_TREE}"
     assert found["211"]["available"] == 1 and found[VENDOR_KFUNC]["available"] == 1
     assert {r["judged_as"] for r in found.values()} == {f"{BUILD_TREE} {BUILD_RELEASE}"}
+    # Features are no fact of a build's BTF: mainline judges them at the build's base release, and says so.
+    (jmp32,) = check(site, BUILD_RELEASE, "isa.jmp32_v3")
+    assert jmp32["available"] == 1 and jmp32["why"].endswith(f"(judged by mainline: tree {BUILD_TREE} does not list it)")
+    (movsx,) = check(site, BUILD_RELEASE, "isa.movsx")
+    assert movsx["available"] == 0 and movsx["why"].startswith("not yet: first in 6.6")
 
 
 def test_sql_functions_place_kernels_as_availability_does(user_db):

@@ -95,8 +95,16 @@ def test_a_build_lacking_a_helper_mainline_has_fails_the_scan(images, tmp_path):
     result = run("probe", str(lacking), "--release", "6.1.0-13-amd64", "--tree", "debian-6.1", "--db", str(db))
     assert result.exit_code == 0, result.output
     assert "kfuncs not tagged" in result.stdout and "does not tag its kfuncs" in result.stdout
-    scan = run("scan", PERCPU_OBJECT, "--tree", "debian-6.1", "--db", str(db))
+    scan = run("scan", PERCPU_OBJECT, "--tree", "debian-6.1", "--db", str(db), "--format", "json")
     assert scan.exit_code == 1  # mainline 6.1 has helper 195; this build does not
+    (call,) = [f for f in json.loads(scan.stdout)["objects"][0]["findings"] if f["kind"] == "helper"]
+    assert (call["status"], call["name"], call["requires"]) == ("absent", "map_lookup_percpu_elem", "5.19")
+    assert call["reason"].endswith("(the probed build debian-6.1 does not have it)")
+    kfunc = run("scan", "tests/bpf/kfunc.bpf.o", "--tree", "debian-6.1", "--db", str(db), "--format", "json")
+    # The build tags no kfunc: whether it has these is judged by mainline at its base (6.1: they are 6.3), and
+    # said so.
+    judged = [f for f in json.loads(kfunc.stdout)["objects"][0]["findings"] if f["kind"] == "kfunc"]
+    assert {f["status"] for f in judged} == {"too_new"} and all("judged by mainline" in f["reason"] for f in judged)
     assert run("scan", PERCPU_OBJECT, "--kernel", "6.1.0-13-amd64", "--db", str(db)).exit_code == 0
 
 

@@ -133,8 +133,12 @@ def test_weak_kfunc_is_optional(user_db):
     assert (check["rule"], check["status"], check["symbol"], line(check)) == (
         "kfunc_address", "optional", "bpf_task_acquire", 14)
     assert obj["min_kernel"] == "5.5"
-    on_6_2 = scan("weak_kfunc", "--kernel", "6.2")[1]
+    status, on_6_2 = scan("weak_kfunc", "--kernel", "6.2")
     assert found(on_6_2, "kfunc", "bpf_task_acquire")["status"] == "ok"
+    # There the kfunc exists, so bpf_ksym_exists() loads its address, which kernels before 6.4 refuse.
+    assert status == 1
+    assert (found(on_6_2, "feature", "kfunc.exists_check")["status"], on_6_2["min_kernel"]) == ("too_new", "6.4")
+    assert scan("weak_kfunc", "--kernel", "6.4")[0] == 0
 
 
 def test_extern_bpf_function_is_a_link_time_matter(user_db):

@@ -65,7 +65,7 @@ def test_a_program_type_the_build_lacks(probed_db):
     status, obj = scan(probed_db, "fentry")
     assert status == 1
     (prog,) = [f for f in obj["findings"] if f["kind"] == "prog_type"]
-    assert (prog["name"], prog["status"]) == ("BPF_PROG_TYPE_TRACING", "unknown")  # it does not load them
+    assert (prog["name"], prog["status"]) == ("BPF_PROG_TYPE_TRACING", "absent")  # it does not load them
     assert prog["reason"].endswith("(the probed build probed-6.1 does not have it)")
 
 

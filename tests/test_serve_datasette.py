@@ -81,7 +81,7 @@ def test_min_kernel_for_helpers(datasette):
 
 def test_renamed_and_disagreeing(datasette):
     renamed = get_json(datasette, "/kb/renamed_helpers.json?_shape=array")
-    assert [(r["id"], r["names"], r["first_release"]) for r in renamed] == [
+    assert [(r["id"], r["history"], r["first_release"]) for r in renamed] == [
         (153, "bpf_per_cpu_ptr → per_cpu_ptr", "5.10"),
         (154, "bpf_this_cpu_ptr → this_cpu_ptr", "5.10"),
         (192, "skb_set_delivery_time → skb_set_tstamp", "5.18"),
@@ -137,7 +137,7 @@ def test_other_trees_do_not_link_to_mainline_and_renames_show(history, tmp_path)
     assert "git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/commit" not in html
     assert "Available from vendor 4.2 on." in html
     renamed = get_json(ds, "/kb/renamed_helpers.json?_shape=array")
-    assert [(r["id"], r["names"], r["first_release"]) for r in renamed if r["tree"] == "vendor"] == [
+    assert [(r["id"], r["history"], r["first_release"]) for r in renamed if r["tree"] == "vendor"] == [
         (4, "old_name → new_name → newest_name", "4.1")
     ]
     # Canned queries answer from the published tree, not mainline.
