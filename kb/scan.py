@@ -289,9 +289,8 @@ class Knowledge:
         if tree == MAINLINE:
             self.mainline = self.tree
         else:
-            kernel = where.release or where.kernel if where else None
             try:
-                mainline_where = availability.target(conn, MAINLINE, kernel) if kernel else None
+                mainline_where = availability.mainline_stand_in(conn, where) if where else None
             except KbgenError:
                 mainline_where = None
             self.mainline = _Tree(conn, MAINLINE, mainline_where) if MAINLINE in queries.tree_names(conn) \
