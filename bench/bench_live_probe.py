@@ -23,8 +23,8 @@ HEADER = "/usr/include/linux/bpf.h"
 
 
 def from_btf() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    from collectors.btf import enums
-    from collectors.btf.reader import parse_btf
+    from kb.formats.btf import enums
+    from kb.formats.btf.reader import parse_btf
 
     with open(VMLINUX, "rb") as handle:
         btf = parse_btf(handle.read())
@@ -37,7 +37,7 @@ def from_btf() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
 
 
 def from_header() -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
-    from collectors.header import parse_header
+    from kb.formats.header import parse_header
 
     with open(HEADER) as handle:
         facts = parse_header(handle.read())

@@ -25,8 +25,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from collectors.btf.kernel import build_items
-from collectors.kimage import read_kernel_btf
+from kb.formats.btf.kernel import build_items
+from kb.formats.kimage import read_kernel_btf
 
 _PACKAGE = re.compile(r"^linux-image-(\d+\.\d+\.\d+-\d+)-cloud-amd64(-unsigned)?$")
 

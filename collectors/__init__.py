@@ -1,4 +1,5 @@
-"""Everything that reads outside sources: kernel git history, headers, BTF, reference facts, BPF objects.
+"""Collectors: read outside sources (kernel git history, reference files, a build's BTF, the running kernel) into facts.
 
-Collectors return plain facts (dataclasses, lists, dicts); they never write the store or format output.
+May import: kb.vocab, kb.formats and collectors.  Collectors return plain facts (kb.vocab.facts); they never
+write the store or format output.
 """

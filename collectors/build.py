@@ -65,7 +65,7 @@ class BuildBTFCollector:
     @property
     def kernel(self):
         if self._kernel is None:
-            from collectors.kimage import read_kernel_btf
+            from kb.formats.kimage import read_kernel_btf
 
             self._kernel = read_kernel_btf(self.path)
         return self._kernel
@@ -169,7 +169,7 @@ class LiveProbeCollector:
 
     @staticmethod
     def _running_names() -> dict:
-        from collectors.kimage import read_kernel_btf
+        from kb.formats.kimage import read_kernel_btf
 
         if not os.path.exists(RUNNING_KERNEL_BTF):
             raise BuildError(f"{RUNNING_KERNEL_BTF}: not present, so the running kernel's enums are not known")

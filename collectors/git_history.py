@@ -22,9 +22,9 @@ import re
 from dataclasses import dataclass, field
 
 from collectors.base import Progress
-from collectors.gitrepo import CollectError, Repository, Revision, TagRef
-from collectors.header import HeaderFacts, HeaderParseError, parse_header
-from collectors.helper_docs import HelperDocError, parse_helper_docs
+from collectors.git import CollectError, Repository, Revision, TagRef
+from kb.formats.header import HeaderFacts, HeaderParseError, parse_header
+from kb.formats.helper_docs import HelperDocError, parse_helper_docs
 from kb.vocab import rules
 from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Release, Source, Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, SOURCE_GIT, TREE_GIT

@@ -664,7 +664,7 @@ class LibbpfSectionsCollector:
                               check=False).returncode == 0
 
     def __init__(self, repo: str, *, tree: str | None = None, rev: str = "HEAD", **_options):
-        from collectors.gitrepo import Repository
+        from collectors.git import Repository
 
         self.repository = Repository(repo)
         self.tree = tree or self.repository.label

@@ -14,8 +14,8 @@ import hashlib
 import os
 import re
 
-from collectors.header import HeaderParseError, parse_header
-from collectors.helper_docs import HelperDocError, parse_helper_docs
+from kb.formats.header import HeaderParseError, parse_header
+from kb.formats.helper_docs import HelperDocError, parse_helper_docs
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import (
     AS_DOCUMENTED,

@@ -53,13 +53,13 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
     transaction; a run whose fingerprint is unchanged does no work.
     """
     from collectors.base import for_repository
-    from kb import store
+    from kb.store import database
 
     db = db or user_db()
     collectors = for_repository(repo, tree=tree, tags=tags, tag_pattern=tag_pattern, rev=rev, with_rc=with_rc,
                                 path=path)
     name = collectors[0].tree
-    known = store.fingerprints(db, name)
+    known = database.fingerprints(db, name)
     results: list[CollectedSource] = []
     pending = []
     for collector in collectors:
@@ -78,7 +78,7 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
             facts.collector, facts.source.id, "collected", len(facts.releases), len(facts.items),
             sum(1 for i in facts.items if i.unreleased), facts.warnings))
     if gathered:
-        store.record(db, gathered)
+        database.record(db, gathered)
     return CollectResult(name, db, results)
 
 
@@ -98,8 +98,8 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
     """Record one kernel build as a tree of kind build: what its BTF declares and, with *live*, what the running
     kernel accepts; then compare it with mainline at its base release.  Nothing is stored when anything fails."""
     from collectors.build import RUNNING_KERNEL_BTF, BuildBTFCollector, LiveProbeCollector
-    from kb import kbase, store
-    from kb import probe as comparing
+    from kb.outputs import compare as comparing
+    from kb.store import database, kbase
 
     db = db or user_db()
     btf = BuildBTFCollector(source or RUNNING_KERNEL_BTF, tree=tree, release=release)
@@ -112,8 +112,8 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
         collectors.append(LiveProbeCollector(tree=btf.tree, release=btf.release, names=names))
     gathered = [c.collect() for c in collectors]
     # A build tree holds exactly one build: probing another kernel into it replaces the one it held.
-    earlier = store.tree_releases(db, btf.tree)
-    store.record(db, gathered, replacing=(btf.tree,) if earlier and earlier != [btf.release] else ())
+    earlier = database.tree_releases(db, btf.tree)
+    database.record(db, gathered, replacing=(btf.tree,) if earlier and earlier != [btf.release] else ())
     results = [CollectedSource(f.collector, f.source.id, "collected", len(f.releases), len(f.items), 0, f.warnings)
                for f in gathered]
     merged = kbase.open_kb(db)
@@ -141,7 +141,7 @@ def _collect_all(collectors: list, progress) -> list:
 
 
 def open_kb(db: str | None = None):
-    from kb.kbase import open_kb as _open
+    from kb.store.kbase import open_kb as _open
 
     return _open(db or user_db())
 
@@ -154,8 +154,8 @@ class Export:
 
 
 def export(*, db: str | None = None, tree: str | None = None, kind: str = "all") -> Export:
-    from kb import export as exporter
-    from kb import queries
+    from kb.outputs import export as exporter
+    from kb.store import queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
@@ -168,7 +168,7 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
     """Rebuild the shipped ``data/`` text from the reference facts and a real header, and, given a libbpf
     repository, libbpf's section tables mined from its history."""
     from collectors.reference import ReferenceError, read_reference
-    from kb import shipped
+    from kb.store import shipped
 
     if not os.path.isdir(out_dir):
         raise ReferenceError(f"{out_dir}: no such directory")
@@ -186,7 +186,7 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
 
 
 def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False):
-    from kb.tables import generate
+    from kb.outputs.tables import generate
 
     return generate(open_kb(db), tree=tree, languages=languages or None, output=output, check=check)
 
@@ -202,7 +202,7 @@ class ItemInfo:
 
 
 def info(query: str, *, db=None, tree=None, kernel: str | None = None) -> list[ItemInfo]:
-    from kb import availability, queries
+    from kb.store import availability, queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
@@ -229,7 +229,7 @@ class Diff:
 
 
 def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> Diff:
-    from kb import queries
+    from kb.store import queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
@@ -258,7 +258,7 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
 
     Rows come missing items first, in the order asked.
     """
-    from kb import availability, queries
+    from kb.store import availability, queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
@@ -290,19 +290,19 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
 
 def scan(paths: list[str], *, kernel=None, tree=None, db=None):
     """The scan of *paths* (kb.scan.ScanResult) against *kernel* in *tree*."""
-    from kb.scan import scan as run_scan
+    from kb.scan.judge import scan as run_scan
 
     return run_scan(open_kb(db), paths, kernel=kernel, tree=tree)
 
 
 def publish(path: str, *, db=None, tree=None) -> str:
     """Write the database Datasette serves to *path*; returns the tree it publishes."""
-    from kb import publish as publisher
+    from kb.site import publish as publisher
 
     return publisher.build(open_kb(db), path, tree)
 
 
 def serve(*, db=None, host="127.0.0.1", port=8001, tree=None, time_limit_ms=1000) -> None:
-    from kb import serve as serving
+    from kb.site import serve as serving
 
     serving.serve(lambda path: publish(path, db=db, tree=tree), host=host, port=port, time_limit_ms=time_limit_ms)

@@ -50,7 +50,7 @@ def reports_errors(command):
 
 def _write(text: str, output: str | None) -> None:
     if output:
-        from kb.atomic import write_atomic
+        from kb.formats.atomic import write_atomic
 
         write_atomic(output, text)
     else:
@@ -114,7 +114,8 @@ def collect(repo, tree, tags, tag_pattern, rev, with_rc, path, force, quiet, db)
       kbgen collect --repo ~/src/ubuntu-jammy --tree ubuntu-jammy --tags 'Ubuntu-5.15.0-*'
       kbgen collect --repo ~/src/libbpf --tree libbpf
     """
-    from kb import api, render
+    from kb import api
+    from kb.outputs import render
 
     bar = None
 
@@ -157,7 +158,7 @@ def export(tree, kind, fmt, schema, output, db):
     """
     import json
 
-    from kb import export as exporter
+    from kb.outputs import export as exporter
 
     if schema:
         _write(json.dumps(exporter.schema(), indent=2) + "\n", output)
@@ -244,7 +245,8 @@ def info(name_or_id, tree, kernel, db):
     former name (skb_set_delivery_time), an enumerator (BPF_PROG_TYPE_XDP, XDP), a kfunc name or a
     feature slug (isa.jmp32_v3).
     """
-    from kb import api, render
+    from kb import api
+    from kb.outputs import render
 
     click.echo(render.info(api.info(name_or_id, db=db, tree=tree, kernel=kernel)), nl=False)
 
@@ -264,7 +266,8 @@ def diff(old, new, tree, kind, db):
     Example: kbgen diff 5.15 5.19   (everything a 5.19 kernel has that 5.15 lacks)
     Versions such as 5.15.0-91-generic are accepted, judged in the tree as `kbgen scan` judges them.
     """
-    from kb import api, render
+    from kb import api
+    from kb.outputs import render
 
     click.echo(render.diff(api.diff(old, new, db=db, tree=tree, kind=kind)), nl=False)
 
@@ -297,7 +300,7 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
     if db and not os.path.exists(db):
         click.echo(f"note: {db} does not exist yet; serving the shipped knowledge base only", err=True)
     if save_to:
-        from kb import serve as serving
+        from kb.site import serve as serving
 
         tree_name = api.publish(save_to, db=db, tree=tree)
         click.echo(f"wrote {save_to} ({tree_name} tree); Datasette serves it with kbgen's plugin and templates "
@@ -339,7 +342,8 @@ def probe(source, tree, release, live, fmt, db):
       kbgen probe --live                          # ... and what its verifier accepts
       kbgen probe /boot/vmlinuz-6.1.0-13-cloud-amd64
     """
-    from kb import api, render
+    from kb import api
+    from kb.outputs import render
 
     result = api.probe(source, db=db, tree=tree, release=release, live=live)
     click.echo(render.probe_json(result) if fmt == "json" else render.probe(result), nl=False)
@@ -379,13 +383,14 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
     (license, a probed build's program type), 2 on bad input (a malformed object, a FIFO given, or no
     BPF object at all while --kernel is given).
     """
-    from kb import api, scan_report
+    from kb import api
+    from kb.scan import report as scan_report
 
     if summary and fmt != "text":
         raise BadInput("--summary is one line of text per object; leave out --format, or --summary")
     result = api.scan(list(objects), kernel=kernel, tree=tree, db=db)
     if output:
-        from kb.atomic import atomic_stream
+        from kb.formats.atomic import atomic_stream
 
         with atomic_stream(output) as stream:
             scan_report.write(result, fmt, stream, summary=summary)

@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
-from kb import kbase, queries, serve, store
+from kb.site import serve
+from kb.store import database, kbase, queries
 from kb.vocab import rules
 from kb.vocab.facts import PROBED, Facts, HelperDoc, Item, Relation, Release, Source, Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, KFUNC, MAINLINE, TREE_BUILD, TREE_GIT, is_numbered
@@ -84,11 +85,11 @@ def distro_facts() -> Facts:
 
 
 def write_user_db(path, *all_facts: Facts) -> str:
-    conn = store.connect(str(path))
-    store.create_schema(conn)
-    with store.transaction(conn, str(path)):
+    conn = database.connect(str(path))
+    database.create_schema(conn)
+    with database.transaction(conn, str(path)):
         for facts in all_facts:
-            store.write_facts(conn, facts)
+            database.write_facts(conn, facts)
     conn.close()
     return str(path)
 

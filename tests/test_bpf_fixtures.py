@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.bpf.elfobject import read_object
+from kb.formats.bpf.elfobject import read_object
 
 BPF = Path(__file__).parent / "bpf"
 # Objects that need more than clang and libbpf-dev: a clang that knows -mcpu=v4, bpftool's linker.

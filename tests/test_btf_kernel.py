@@ -18,8 +18,8 @@ from btfbuild import (
     kernel_btf,
 )
 
-from collectors.btf import enums
-from collectors.btf.kernel import (
+from kb.formats.btf import enums
+from kb.formats.btf.kernel import (
     Enumerator,
     EnumItems,
     build_items,
@@ -27,7 +27,7 @@ from collectors.btf.kernel import (
     enum_values,
     function_prototype,
 )
-from collectors.btf.reader import BTF, BTFError, BTFType, parse_btf, read_header
+from kb.formats.btf.reader import BTF, BTFError, BTFType, parse_btf, read_header
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 ORDERS = pytest.mark.parametrize("order", ["<", ">"])

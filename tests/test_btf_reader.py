@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from collectors.btf import enums
-from collectors.btf.reader import BTFError, parse_btf
+from kb.formats.btf import enums
+from kb.formats.btf.reader import BTFError, parse_btf
 
 VMLINUX = "/sys/kernel/btf/vmlinux"
 BPF = Path(__file__).parent / "bpf"
@@ -41,7 +41,7 @@ def test_kernel_btf_parses_completely(vmlinux):
     # The running kernel's helper enum agrees with the header on every id both have.
     header = Path("/usr/include/linux/bpf.h")
     if header.exists():
-        from collectors.header import parse_header
+        from kb.formats.header import parse_header
 
         for helper in parse_header(header.read_text()).helpers:
             if f"BPF_FUNC_{helper.name}" in values:
@@ -101,7 +101,7 @@ def object_section(name, section):
 
 
 def test_line_info_maps_instructions_to_source_lines():
-    from collectors.btf.ext import parse_line_info
+    from kb.formats.btf.ext import parse_line_info
 
     btf = parse_btf(object_btf("multi.bpf.o"))
     table = parse_line_info(object_section("multi.bpf.o", ".BTF.ext"), btf)
@@ -121,7 +121,7 @@ def test_line_info_maps_instructions_to_source_lines():
     (lambda d: d[:-12], "runs past the section|run past the line info|truncated"),
 ])
 def test_malformed_line_info(mangle, message):
-    from collectors.btf.ext import parse_line_info
+    from kb.formats.btf.ext import parse_line_info
 
     btf = parse_btf(object_btf("multi.bpf.o"))
     with pytest.raises(BTFError, match=message):

@@ -6,7 +6,7 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from kb import rest, timeline
+from kb.site import rest, timeline
 
 DOCS = [json.loads(line) for line in (Path(__file__).parent.parent / "data" / "helper_docs.jsonl").open()]
 LEFTOVERS = [r"\\ ", r"\\\(", "``", r"(^|\s)::(\s|$)", "\x00"]

@@ -20,7 +20,8 @@ from datasette_site import (
     write_user_db,
 )
 
-from kb import api, canned, sqlfunctions
+from kb import api
+from kb.site import canned, sqlfunctions
 from kb.vocab.errors import KbgenError
 from kb.vocab.versions import Version
 
@@ -147,7 +148,7 @@ def test_check_judges_as_kbgen_does_build(site, user_db):
 
 
 def test_sql_functions_place_kernels_as_availability_does(user_db):
-    from kb import availability, kbase, queries
+    from kb.store import availability, kbase, queries
 
     conn = kbase.open_kb(user_db)
     releases = [(r.version, r.sort_key, r.uname, r.tag) for r in queries.releases(conn, DISTRO_TREE)]
@@ -201,7 +202,8 @@ def test_compare_a_build_with_mainline(site):
 
 
 def test_compare_judges_as_the_probe_report_does(site, user_db):
-    from kb import kbase, probe
+    from kb.outputs import compare as probe
+    from kb.store import kbase
 
     expected = probe.compare(kbase.open_kb(user_db), BUILD_TREE)
     found = rows(site, "/kb/compare_with_mainline", tree=BUILD_TREE, release="")
@@ -399,7 +401,7 @@ def test_tables_are_compact(site):
 def test_every_table_is_described(site):
     import yaml
 
-    from kb import serve
+    from kb.site import serve
 
     with open(serve.metadata_path()) as handle:
         described = yaml.safe_load(handle)["databases"]["kb"]["tables"]

@@ -8,8 +8,8 @@ from pathlib import Path
 import jsonschema
 from click.testing import CliRunner
 
-from kb import export
 from kb.cli import cli
+from kb.outputs import export
 from kb.vocab.kinds import ITEM_KINDS
 
 README = Path(__file__).parent.parent / "README.md"
@@ -58,5 +58,5 @@ def test_csv_for_each_kind_has_the_same_columns(user_db):
 
 def test_readme_tables_are_the_codes():
     text = README.read_text()
-    assert export.markdown_table() in text, "README's export field table differs from kb/export.py FIELDS"
+    assert export.markdown_table() in text, "README's export field table differs from kb/outputs/export.py FIELDS"
     assert f"format_version` is {export.FORMAT_VERSION}" in text

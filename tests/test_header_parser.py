@@ -3,7 +3,7 @@
 import pytest
 from headers import make_header
 
-from collectors.header import HeaderParseError, parse_header
+from kb.formats.header import HeaderParseError, parse_header
 
 
 def test_real_header_parses_completely(real_header):

@@ -3,8 +3,8 @@
 import pytest
 from headers import make_header
 
-from collectors.header import parse_header
-from collectors.helper_docs import HelperDocError, parse_helper_docs
+from kb.formats.header import parse_header
+from kb.formats.helper_docs import HelperDocError, parse_helper_docs
 
 
 def test_real_header_documents_every_helper(real_header):

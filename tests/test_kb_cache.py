@@ -5,8 +5,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from kb import kbase
 from kb.cli import cli
+from kb.store import kbase
 
 
 def export(db):

@@ -28,9 +28,9 @@ from btfbuild import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.btf.kernel import build_items
-from collectors.kimage import KernelBTF, KernelImageError, codecs, read_kernel_btf, structs
-from collectors.kimage.errors import FormatError
+from kb.formats.btf.kernel import build_items
+from kb.formats.kimage import KernelBTF, KernelImageError, codecs, read_kernel_btf, structs
+from kb.formats.kimage.errors import FormatError
 from kb.vocab.errors import KbgenError
 
 BTF = kernel_btf()

@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from collectors.header import parse_header
 from collectors.live import BpfUnavailableError, check_permitted, enums, probe_live, structs
 from collectors.live import probe as live
+from kb.formats.header import parse_header
 from kb.vocab.errors import KbgenError
 
 HEADER = "/usr/include/linux/bpf.h"
@@ -207,8 +207,8 @@ def test_attr_offsets_match_the_running_kernel():
     """The running kernel's BTF describes its own union bpf_attr, fields newer than any header included."""
     if not os.path.exists(VMLINUX):
         pytest.skip(f"{VMLINUX} not present")
-    from collectors.btf import enums as kinds
-    from collectors.btf.reader import parse_btf
+    from kb.formats.btf import enums as kinds
+    from kb.formats.btf.reader import parse_btf
 
     with open(VMLINUX, "rb") as handle:
         btf = parse_btf(handle.read())
@@ -245,8 +245,8 @@ def test_64_bit_fields_are_naturally_aligned():
 
 
 def test_local_storage_btf_reads_back():
-    from collectors.btf import enums as kinds
-    from collectors.btf.reader import parse_btf
+    from kb.formats.btf import enums as kinds
+    from kb.formats.btf.reader import parse_btf
 
     btf = parse_btf(live.local_storage_btf())
     assert [(t.kind, t.name, t.size_or_type) for t in btf.types[1:]] == [
@@ -327,8 +327,8 @@ def test_helper_refusal_wording(permitted):
 def test_ids_past_the_kernels_last_are_refused(permitted):
     if not os.path.exists(VMLINUX):
         pytest.skip(f"{VMLINUX} not present")
-    from collectors.btf import enums as kinds
-    from collectors.btf.reader import parse_btf
+    from kb.formats.btf import enums as kinds
+    from kb.formats.btf.reader import parse_btf
 
     with open(VMLINUX, "rb") as handle:
         func_ids = parse_btf(handle.read()).by_name("bpf_func_id", kinds.KIND_ENUM)[0]

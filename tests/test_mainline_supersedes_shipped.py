@@ -2,9 +2,9 @@
 
 from click.testing import CliRunner
 
-from kb import queries
 from kb.cli import cli
-from kb.kbase import open_kb
+from kb.store import queries
+from kb.store.kbase import open_kb
 
 
 def test_mined_mainline_supersedes_and_records_disagreements(history, tmp_path):
@@ -41,7 +41,7 @@ def test_mined_mainline_supersedes_and_records_disagreements(history, tmp_path):
 
 
 def test_shipped_kb_is_never_modified(history, tmp_path):
-    from kb import shipped
+    from kb.store import shipped
 
     before = shipped.data_version()
     db = tmp_path / "kb.db"

@@ -8,9 +8,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from collectors.bpf.elfobject import ObjectError, parse_object
-from collectors.bpf.instructions import DecodeError, decode
 from kb.cli import cli
+from kb.formats.bpf.elfobject import ObjectError, parse_object
+from kb.formats.bpf.instructions import DecodeError, decode
 
 BPF = Path(__file__).parent / "bpf"
 PERCPU = (BPF / "percpu.bpf.o").read_bytes()

@@ -100,7 +100,7 @@ def test_a_bpf_object_with_a_2_gb_sparse_tail_is_judged_in_bounded_memory(user_d
         "import re, sys\n"
         "from click.testing import CliRunner\n"
         "from kb.cli import cli\n"
-        "from kb.kbase import open_kb\n"
+        "from kb.store.kbase import open_kb\n"
         "open_kb(None).close()\n"
         "def status(field):\n"
         "    return int(re.search(field + r':\\s+(\\d+)', open('/proc/self/status').read()).group(1)) // 1024\n"

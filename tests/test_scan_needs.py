@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from collectors.bpf.enums import INSN_RULES, LOOP_RULE
 from kb.cli import cli
+from kb.formats.bpf.enums import INSN_RULES, LOOP_RULE
 
 BPF = Path(__file__).parent / "bpf"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb import store
 from kb.cli import cli
+from kb.store import database
 from kb.vocab import rules
 from kb.vocab.facts import CALLABLE_FROM, PROBED, Facts, Item, Relation, Release, Source
 from kb.vocab.kinds import HELPER, MAP_TYPE, PROG_TYPE, TREE_BUILD
@@ -32,7 +32,7 @@ def probed_db(tmp_path):
                        Relation(HELPER, PROBE_READ_KERNEL, CALLABLE_FROM, PROG_TYPE, KPROBE),
                        Relation(HELPER, SKB_LOAD_BYTES, CALLABLE_FROM, PROG_TYPE, SCHED_CLS)]
     path = tmp_path / "kb.db"
-    store.record(str(path), [facts])
+    database.record(str(path), [facts])
     return path
 
 

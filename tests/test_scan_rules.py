@@ -6,8 +6,8 @@ import struct
 
 import pytest
 
-from collectors.bpf import enums
-from collectors.bpf.instructions import scan_code
+from kb.formats.bpf import enums
+from kb.formats.bpf.instructions import scan_code
 
 EXIT = (0x95,)
 MOV_R0_0 = (0xB7,)  # r0 = 0
@@ -136,6 +136,6 @@ def test_rules_are_data_with_disjoint_opcodes():
     ("a___", "a___"),
 ])
 def test_kfunc_flavours_are_judged_by_the_name_libbpf_resolves(name, essential):
-    from kb.scan import essential_name
+    from kb.scan.judge import essential_name
 
     assert essential_name(name) == essential

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from kb import shipped
+from kb.store import shipped
 from kb.vocab.kinds import ENUM_KINDS
 
 SHARED_REFERENCE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "reference")
@@ -65,8 +65,8 @@ def test_only_items_after_the_dated_releases_have_no_release(tree):
 @pytest.mark.skipif(not os.path.exists(VMLINUX_BTF), reason=f"{VMLINUX_BTF} not present")
 def test_every_item_of_this_machines_kernel_is_dated(tree):
     """Every helper and enumerator the running kernel's BTF declares has a first release in the shipped data."""
-    from collectors.btf.kernel import build_items
-    from collectors.btf.reader import parse_btf
+    from kb.formats.btf.kernel import build_items
+    from kb.formats.btf.reader import parse_btf
 
     with open(VMLINUX_BTF, "rb") as handle:
         build = build_items(parse_btf(handle.read()))

@@ -17,8 +17,8 @@ import ctypes
 import struct
 import sys
 
-from collectors.btf import enums as btf_kinds
 from collectors.live import enums
+from kb.formats.btf import enums as btf_kinds
 
 u8, u32, s32, u64 = ctypes.c_uint8, ctypes.c_uint32, ctypes.c_int32, ctypes.c_uint64
 

@@ -1,0 +1,158 @@
+"""Source lines of instructions from an object's ``.BTF.ext``, looked up lazily.
+
+A large object (tracee's: 157 program sections, 157,000 line records) needs the line of a few thousand
+instructions at most, so the line records are not decoded up front: the header and the block of each section
+are found once, a section's instruction offsets are unpacked in one call when that section is first asked
+about, and only the record a lookup lands on is turned into text.  The CO-RE relocation records are counted.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+import sys
+from array import array
+from dataclasses import dataclass
+
+from kb.formats.btf import enums as btf_enums
+from kb.formats.btf import structs as btf_structs
+from kb.formats.btf.reader import BTFError
+
+# struct btf_ext_header grew core_relo_off and core_relo_len after the first 24 bytes.
+_CORE_RELO = "II"
+_HEADER_WITH_CORE = btf_structs.size(btf_structs.EXT_HEADER) + btf_structs.size(_CORE_RELO)
+
+
+@dataclass(frozen=True)
+class Line:
+    file: str
+    line: int
+    column: int
+    text: str
+
+
+class LineIndex:
+    def __init__(self, data, btf):
+        self.btf = btf
+        self.order = order = btf.byte_order
+        header_size = btf_structs.size(btf_structs.EXT_HEADER)
+        if len(data) < header_size:
+            raise BTFError(f".BTF.ext: {len(data)} bytes, too short for its header")
+        magic, version, _flags, hdr_len, _fi_off, _fi_len, li_off, li_len = btf_structs.unpack_from(
+            order, btf_structs.EXT_HEADER, data, 0)
+        if magic != btf_enums.BTF_MAGIC:
+            raise BTFError(f".BTF.ext: bad magic 0x{magic:04x} at byte 0")
+        if version != 1:
+            raise BTFError(f".BTF.ext: version {version} at byte 2 (only 1 is defined)")
+        self.blocks: dict[str, tuple[int, int]] = {}  # section -> (first record's byte, count)
+        self.record_size = 0
+        self._strings: dict[int, str] = {}
+        self.data = bytes(data[hdr_len + li_off : hdr_len + li_off + li_len]) if li_len else b""
+        if hdr_len + li_off + li_len > len(data):
+            raise BTFError(f".BTF.ext: line info at byte {hdr_len + li_off}, {li_len} bytes, runs past the section")
+        if li_len:
+            self.record_size = self._walk(self.data, "line", lambda name, start, count: self.blocks.setdefault(
+                name, (start, count)))
+            if self.record_size < btf_structs.size(btf_structs.LINE_INFO):
+                raise BTFError(f".BTF.ext: line info record size {self.record_size} is too small")
+        self.core_relocations = 0
+        if hdr_len >= _HEADER_WITH_CORE and len(data) >= _HEADER_WITH_CORE:
+            core_off, core_len = struct.unpack_from(order + _CORE_RELO, data, header_size)
+            if core_len and hdr_len + core_off + core_len <= len(data):
+                counts = []
+                self._walk(data[hdr_len + core_off : hdr_len + core_off + core_len], "CO-RE",
+                           lambda _name, _start, count: counts.append(count))
+                self.core_relocations = sum(counts)
+
+    def _walk(self, data, what: str, block) -> int:
+        """Call ``block(section, first record's byte, count)`` for each block of an info section."""
+        end = len(data)
+        if end < 4:
+            raise BTFError(f".BTF.ext: {what} info of {end} bytes")
+        (record_size,) = struct.unpack_from(self.order + "I", data, 0)
+        if record_size == 0:
+            raise BTFError(f".BTF.ext: {what} info record size 0")
+        offset = 4
+        sec_size = btf_structs.size(btf_structs.EXT_INFO_SEC)
+        while offset < end:
+            if offset + sec_size > end:
+                raise BTFError(f".BTF.ext: truncated {what} info block at byte {offset}")
+            name_off, count = btf_structs.unpack_from(self.order, btf_structs.EXT_INFO_SEC, data, offset)
+            section = self._string(name_off)
+            offset += sec_size
+            if offset + count * record_size > end:
+                raise BTFError(f".BTF.ext: {count} {what} records of section {section} run past the info")
+            block(section, offset, count)
+            offset += count * record_size
+        return record_size
+
+    def _string(self, offset: int) -> str:
+        found = self._strings.get(offset)
+        if found is None:
+            strings = self.btf.strings
+            if offset >= len(strings):
+                raise BTFError(f".BTF.ext: string offset {offset} past the .BTF strings")
+            end = strings.find(b"\0", offset)
+            found = self._strings[offset] = strings[offset : end if end >= 0 else len(strings)].decode(
+                "utf-8", errors="replace")
+        return found
+
+    def _columns(self, section: str) -> tuple[array, array, array, array]:
+        """Instruction offsets (sorted), file, line-text and line/column of the section's records."""
+        start, count = self.blocks[section]
+        size = self.record_size
+        if size % 4 == 0:
+            words = array("I", self.data[start : start + count * size])
+            if (self.order == "<") != (sys.byteorder == "little"):
+                words.byteswap()
+            stride = size // 4
+            columns = [words[n::stride] for n in range(4)]
+        else:
+            rows = [struct.unpack_from(self.order + btf_structs.LINE_INFO, self.data, start + n * size)
+                    for n in range(count)]
+            columns = [array("I", [r[n] for r in rows]) for n in range(4)]
+        offsets = columns[0]
+        if any(map(int.__gt__, offsets, offsets[1:])):
+            order = sorted(range(len(offsets)), key=offsets.__getitem__)
+            columns = [array("I", [column[n] for n in order]) for column in columns]
+        return tuple(columns)
+
+    def resolver(self, section: str, make=Line) -> _Resolver | None:
+        """Source lines of byte offsets in *section*, each built by ``make(file, line, column, text)`` once per
+        line record; None when the object has no line info for the section."""
+        if section not in self.blocks:
+            return None
+        return _Resolver(self._columns(section), self._string, make)
+
+
+class _Resolver:
+    def __init__(self, columns: tuple, string, make):
+        self.offsets, self.files, self.texts, self.line_cols = columns
+        self.string = string
+        self.make = make
+        self.made: dict[int, object] = {}
+
+    def _record(self, at: int):
+        line_cols = self.line_cols
+        while at >= 0 and not line_cols[at] >> 10:
+            at -= 1  # line 0: compiler-made code, part of the line before it
+        if at < 0:
+            return None
+        found = self.made.get(at)
+        if found is None:
+            line_col = line_cols[at]
+            found = self.made[at] = self.make(self.string(self.files[at]), line_col >> 10, line_col & 0x3FF,
+                                              self.string(self.texts[at]).strip())
+        return found
+
+    def __call__(self, offset: int):
+        return self._record(bisect.bisect_right(self.offsets, offset) - 1)
+
+    def many(self, offsets: list[int]) -> list:
+        """The source lines of many offsets at once (the common case: every call of a section)."""
+        offsets_, record, made = self.offsets, self._record, self.made
+        found = []
+        for at in [bisect.bisect_right(offsets_, offset) - 1 for offset in offsets]:
+            line = made.get(at)
+            found.append(line if line is not None else record(at))
+        return found

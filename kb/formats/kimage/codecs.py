@@ -1,0 +1,152 @@
+"""The kernel's payload compressors, each streamed into one growing buffer.
+
+gzip, xz, lzma and bzip2 come with Python; zstd needs the ``zstandard`` package and lz4 the ``lz4``
+package, imported only when such a payload is met.  lz4 is the *legacy* frame the kernel writes
+(``lz4 -l``): a magic, then blocks of at most 8 MiB each behind a little-endian size; the standard lz4
+frame is a different format.  Every compressed kernel payload ends with its decompressed size (4 bytes,
+scripts/Makefile.lib's size_append), which the stream decoders leave unread.
+
+Errors are :class:`FormatError` naming the codec and the byte of the compressed stream where it broke.
+"""
+
+from __future__ import annotations
+
+import bz2
+import importlib
+import lzma
+import struct
+import zlib
+
+from kb.formats.kimage import enums, structs
+from kb.formats.kimage.errors import FormatError, one_line
+
+# Compressed bytes fed to a decoder at a time, and decompressed bytes asked of it at a time.
+_INPUT_STEP = 1 << 20
+_OUTPUT_STEP = 16 << 20
+
+
+def codec_of(data) -> str | None:
+    """The codec whose magic *data* starts with, or None."""
+    head = bytes(data[:16])
+    for codec, magic in enums.CODEC_MAGICS.items():
+        if head.startswith(magic):
+            if codec == "bzip2" and not (len(head) > 3 and 0x31 <= head[3] <= 0x39):
+                continue  # "BZh" and a block size digit
+            return codec
+    return None
+
+
+def decompress(codec: str, data, limit: int = enums.MAX_DECOMPRESSED) -> bytearray:
+    """Decompress the whole stream at the start of *data* (a bytes-like object; trailing bytes are ignored)."""
+    if codec in enums.UNSUPPORTED_CODECS:
+        raise FormatError(f"{codec}-compressed: kbgen does not read {codec} (the kernel's other codecs it does)")
+    if codec == "lz4":
+        return _lz4_legacy(_package("lz4", "lz4.block"), memoryview(data), limit)
+    if codec == "zstd":
+        return _zstd(_package("zstd", "zstandard"), memoryview(data), limit)
+    factory = {
+        "gzip": lambda: zlib.decompressobj(wbits=31),
+        "xz": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_XZ),
+        "lzma": lambda: lzma.LZMADecompressor(format=lzma.FORMAT_ALONE),
+        "bzip2": bz2.BZ2Decompressor,
+    }.get(codec)
+    if factory is None:
+        raise FormatError(f"unknown codec {codec!r}")
+    return _stream(codec, factory(), memoryview(data), limit)
+
+
+def _package(codec: str, module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        package = enums.CODEC_PACKAGES[codec]
+        raise FormatError(f"{codec}-compressed: reading it needs the {package} package (pip install {package})") \
+            from None
+
+
+def _stream(codec: str, decoder, data: memoryview, limit: int) -> bytearray:
+    """Drive a zlib, lzma or bz2 decoder: all take max_length, and say eof at the stream's end."""
+    out = bytearray()
+    is_zlib = codec == "gzip"
+    at = 0
+    try:
+        while at < len(data) and not decoder.eof:
+            chunk = data[at : at + _INPUT_STEP]
+            at += len(chunk)
+            if is_zlib:
+                out += decoder.decompress(chunk, _OUTPUT_STEP)
+                while decoder.unconsumed_tail and not decoder.eof:
+                    _check_limit(codec, out, limit)
+                    out += decoder.decompress(decoder.unconsumed_tail, _OUTPUT_STEP)
+            else:
+                out += decoder.decompress(chunk, _OUTPUT_STEP)
+                while not decoder.needs_input and not decoder.eof:
+                    _check_limit(codec, out, limit)
+                    out += decoder.decompress(b"", _OUTPUT_STEP)
+            _check_limit(codec, out, limit)
+    except (zlib.error, lzma.LZMAError, OSError, EOFError, ValueError) as err:
+        raise FormatError(f"corrupt {codec} stream near byte 0x{at - len(chunk):x} of it: {one_line(err)}") from None
+    if not decoder.eof:
+        raise FormatError(f"{codec} stream ends early: all 0x{len(data):x} bytes read and no end of stream "
+                          f"(truncated?), 0x{len(out):x} bytes decompressed")
+    return out
+
+
+def _check_limit(codec: str, out: bytearray, limit: int) -> None:
+    if len(out) > limit:
+        raise FormatError(f"{codec} stream decompresses to more than {limit >> 20} MiB: not a kernel")
+
+
+def _zstd(zstandard, data: memoryview, limit: int) -> bytearray:
+    """zstd, frames with or without a content size, streamed (the kernel's have none: zstd reads stdin)."""
+    decoder = zstandard.ZstdDecompressor(max_window_size=1 << 31).decompressobj()
+    out = bytearray()
+    at = 0
+    step = _INPUT_STEP // 8  # decompressobj has no max_length: bound the output of one call through the input
+    try:
+        while at < len(data) and not decoder.eof:
+            chunk = data[at : at + step]
+            at += len(chunk)
+            out += decoder.decompress(chunk)
+            _check_limit("zstd", out, limit)
+    except zstandard.ZstdError as err:
+        raise FormatError(f"corrupt zstd stream near byte 0x{at - len(chunk):x} of it: {one_line(err)}") from None
+    if not decoder.eof:
+        raise FormatError(f"zstd stream ends early: all 0x{len(data):x} bytes read and no end of frame "
+                          f"(truncated?), 0x{len(out):x} bytes decompressed")
+    return out
+
+
+def _lz4_legacy(lz4_block, data: memoryview, limit: int) -> bytearray:
+    """The legacy lz4 frame, block by block, as lib/decompress_unlz4.c reads it.
+
+    The stream ends where its bytes do, or at a 4-byte size trailer equal to the bytes decompressed (what
+    size_append leaves after a kernel payload); a magic between blocks starts a concatenated stream.
+    """
+    word = struct.Struct(structs.LZ4_LEGACY_WORD)
+    if len(data) < word.size or word.unpack_from(data, 0)[0] != enums.LZ4_LEGACY_MAGIC:
+        raise FormatError("not a legacy lz4 frame (no magic 0x184c2102 at byte 0)")
+    out = bytearray()
+    at = word.size
+    while at < len(data):
+        if len(data) - at < word.size:
+            raise FormatError(f"lz4 block header at byte 0x{at:x} is cut short ({len(data) - at} bytes left)")
+        (size,) = word.unpack_from(data, at)
+        if size == enums.LZ4_LEGACY_MAGIC:
+            at += word.size
+            continue
+        if len(data) - at == word.size and out and size == len(out):
+            break  # the decompressed-size trailer
+        if size > len(data) - at - word.size:
+            raise FormatError(f"lz4 block at byte 0x{at:x} says 0x{size:x} bytes, only "
+                              f"0x{len(data) - at - word.size:x} remain (truncated?)")
+        block = data[at + word.size : at + word.size + size]
+        try:
+            out += lz4_block.decompress(block, uncompressed_size=enums.LZ4_LEGACY_CHUNK)
+        except lz4_block.LZ4BlockError as err:
+            raise FormatError(f"corrupt lz4 block at byte 0x{at:x}: {one_line(err)}") from None
+        _check_limit("lz4", out, limit)
+        at += word.size + size
+    if not out:
+        raise FormatError("lz4 frame holds no block")
+    return out

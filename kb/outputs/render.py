@@ -1,0 +1,151 @@
+"""Text for people: what ``kbgen info``, ``diff`` and ``collect`` print.  Data in, text out."""
+
+from __future__ import annotations
+
+from kb.outputs.textable import render_table
+from kb.vocab.facts import windows_text
+from kb.vocab.kinds import is_numbered
+
+
+def _release(item) -> str:
+    if item.first_release:
+        return item.first_release
+    return "not in any release yet" if item.unreleased else "unknown"
+
+
+def info(infos) -> str:
+    blocks = []
+    for entry in infos:
+        item = entry.item
+        label = f"{item.value}  {item.name}" if is_numbered(item.kind) else item.value
+        lines = [f"{item.kind} {label}"]
+        fields = [
+            ("first release", _release(item)),
+            ("removed in", item.removed_in),
+            ("windows", windows_text(item.windows) if len(item.windows) > 1 else None),
+            ("first rc", item.first_rc),
+            ("commit", item.commit),
+            ("subject", item.subject),
+            ("author", f"{item.author}, {item.date}" if item.author else None),
+            ("names", ", ".join(item.names)),
+            ("title", item.title),
+            ("GPL only", {True: "yes", False: "no"}.get(item.gpl_only)),
+            ("detect", item.detect),
+            ("libbpf", item.libbpf),
+            ("source", item.source),
+            ("other commit", item.alt_commit),
+            ("note", item.note),
+        ]
+        if entry.verdict is not None:
+            fields.insert(0, ("on the kernel", entry.verdict.reason))
+        if item.signature:
+            fields.append(("signature", item.signature))
+        fields += [("signature", doc.signature) for doc in entry.docs]
+        by_relation: dict[tuple, list[str]] = {}
+        for rel in entry.relations:
+            label = {"callable_from": "program types", "works_with": "map types"}.get(rel.relation, rel.relation)
+            by_relation.setdefault((label, rel.qualifier or rel.source), []).append(rel.other_name or str(rel.other_value))
+        for (label, qualifier), names in by_relation.items():
+            fields.append((label, f"({qualifier}) " + ", ".join(names)))
+        for d in entry.disagreements:
+            fields.append(("disagreement", f"{d.field}: {d.used} ({d.used_source}) vs {d.other} ({d.other_source})"))
+        lines += [f"  {label:<16}{value}" for label, value in fields if value]
+        if entry.docs:
+            doc = entry.docs[0]
+            lines.append("")
+            lines += ["  " + line if line else "" for line in doc.description.splitlines()]
+            lines.append("")
+            lines.append("  Returns: " + doc.returns.replace("\n", "\n           "))
+        blocks.append("\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+def diff(result) -> str:
+    out = []
+    for label, changes in (("arrived", result.arrived), ("removed", result.removed)):
+        if not changes:
+            continue
+        table = render_table(
+            ["release", "kind", "id", "name"],
+            [[c.release, c.item.kind, "" if isinstance(c.item.value, str) else c.item.value, c.item.name]
+             for c in changes],
+        )
+        out.append(table + f"{len(changes)} items {label} in {result.tree} after {result.old} up to {result.new}\n")
+    if not out:
+        return f"nothing arrived or was removed in {result.tree} after {result.old} up to {result.new}\n"
+    return "\n".join(out)
+
+
+def collect(result) -> str:
+    lines = []
+    for source in result.sources:
+        if source.status == "up to date":
+            lines.append(f"{result.tree}: {source.source} up to date ({result.db})")
+            continue
+        lines.append(f"{result.tree}: {source.items} items, {source.releases} releases, "
+                     f"{source.unreleased} not in any release, from {source.source} ({result.db})")
+    return "\n".join(lines) + "\n"
+
+
+def _differences(title: str, rows, describe) -> list[str]:
+    if not rows:
+        return []
+    lines = [f"{title} ({len(rows)}):"]
+    lines += [f"  {r.kind:<12} {'' if isinstance(r.value, str) else r.value:<5} {r.name}  {describe(r)}" for r in rows]
+    return lines
+
+
+def probe(result) -> str:
+    c = result.comparison
+    lines = [f"{c.tree}: kernel build {c.release} (base {c.base}), from {result.source} ({result.container})",
+             "  " + ", ".join(f"{n} {kind}s" for kind, n in c.counts.items()) + ("" if c.kfuncs_tagged else
+                                                                                  "; kfuncs not tagged")]
+    lines += [f"  note: {w}" for w in result.warnings]
+    lines += _differences(f"In this build, in mainline only after {c.base} (backports)", c.backports,
+                          lambda r: f"mainline {r.mainline_first_release}")
+    lines += _differences(f"In this build, gone from mainline by {c.base}", c.kept,
+                          lambda r: f"mainline {r.mainline_first_release}..{r.mainline_removed_in}")
+    lines += _differences(f"In mainline {c.base}, not in this build (configured out, or removed)", c.lacking,
+                          lambda r: f"mainline {r.mainline_first_release}")
+    lines += _differences("Unknown to the knowledge base (newer, or vendor-only)", c.unknown, lambda r: "")
+    if result.live is not None:
+        live = result.live
+        loads = sorted(n for n, v in live.prog_types.items() if v.supported)
+        refused = sorted(n for n, v in live.prog_types.items() if v.supported is False)
+        lines.append(f"Live probe: {len(loads)} program types load, {len(refused)} do not"
+                     + (f" ({', '.join(refused)})" if refused else "")
+                     + f"; {sum(1 for v in live.map_types.values() if v.supported)} map types;"
+                     f" {live.timing.helper_pairs} (program type, helper) pairs probed in {live.timing.total_s:.2f} s,"
+                     f" {c.accepted_pairs} accepted, {c.undocumented_pairs} of them missing from mainline's"
+                     " as-documented lists")
+    return "\n".join(lines) + "\n"
+
+
+def probe_json(result) -> str:
+    import json
+
+    c = result.comparison
+
+    def rows(differences):
+        return [{"kind": d.kind, "id": d.value, "name": d.name, "mainline_first_release": d.mainline_first_release,
+                 "mainline_removed_in": d.mainline_removed_in} for d in differences]
+
+    document = {
+        "tree": c.tree, "release": c.release, "base": c.base, "source": result.source,
+        "container": result.container, "kfuncs_tagged": c.kfuncs_tagged,
+        **{kind: names for kind, names in c.names.items()},
+        "backports": rows(c.backports), "kept": rows(c.kept), "lacking": rows(c.lacking),
+        "unknown": rows(c.unknown), "warnings": result.warnings,
+    }
+    if result.live is not None:
+        live = result.live
+        document["live"] = {
+            "prog_types": {n: v.supported for n, v in sorted(live.prog_types.items())},
+            "map_types": {n: v.supported for n, v in sorted(live.map_types.items())},
+            "accepts": c.accepts,
+            "probed_pairs": live.timing.helper_pairs,
+            "accepted_pairs": c.accepted_pairs,
+            "undocumented_pairs": c.undocumented_pairs,
+            "seconds": round(live.timing.total_s, 3),
+        }
+    return json.dumps(document, indent=2) + "\n"

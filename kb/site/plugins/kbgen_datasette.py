@@ -1,0 +1,303 @@
+"""Datasette plugin for the kbgen database: the canned queries and the SQL functions they need, readable cells,
+item cards, tree and release pages, the landing page's timeline, version-ordered facets, compact tables.
+
+Loaded by ``kbgen serve`` through Datasette's plugins directory; it touches only the database named kb.
+What the pages say is computed in kb.pages (data in, dicts out); this module only wires it to Datasette.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import weakref
+from urllib.parse import parse_qsl, urlencode
+
+from datasette import hookimpl
+from datasette.renderer import json_renderer
+from datasette.utils import MultiParams, tilde_decode, tilde_encode
+from datasette.utils import escape_fts as datasette_escape_fts
+from datasette.utils.asgi import Response
+from markupsafe import Markup, escape
+
+from kb.site import canned, pages, rest, sqlfunctions
+from kb.site.publish import ALL_VERSION_COLUMNS, KIND_TABLES
+from kb.vocab.kinds import ITEM_KINDS, MAINLINE
+
+DATABASE = "kb"
+_SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+_COMMIT_COLUMNS = {"commit", "introduced_by", "alt_commit", "first_seen_commit", "used", "other"}
+_FTS_TABLE = re.compile(r"_fts(_data|_idx|_docsize|_config)?$")
+_PUBLISHED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # datasette -> the published tree
+
+# The columns a table's page shows unless the reader picks others (?_col=); every field is on the row's page.
+_ENUM_COMPACT = ("id", "name", "first_release", "removed_in", "commit")
+COMPACT = {
+    "helpers": ("id", "name", "first_release", "removed_in", "gpl_only", "commit", "signature"),
+    "kfuncs": ("id", "first_release", "removed_in", "commit", "signature"),
+    "features": ("id", "title", "first_release", "libbpf", "commit"),
+    **{table: _ENUM_COMPACT for table, kind in KIND_TABLES.items() if kind not in ("helper", "kfunc", "feature")},
+    "items": ("tree", "kind", "value", "name", "first_release", "removed_in", "gpl_only", "introduced_by"),
+    "helper_docs": ("tree", "value", "variant", "name", "signature"),
+    "disagreements": ("tree", "kind", "value", "field", "used", "used_source", "other", "other_source"),
+}
+# Canned query parameters offered as a choice list: parameter -> [(value, label)].
+CHOICES = {"kind": [("", "all kinds"), *((kind, pages.KIND_WORDS[kind]) for kind in ITEM_KINDS)]}
+PLACEHOLDERS = {"kernel": "5.15.0-91-generic", "items": "bpf_map_lookup_percpu_elem, bpf_loop, XDP, bpf_dynptr_slice",
+                "helpers": "bpf_map_lookup_elem, 195, skb_set_tstamp", "release": "5.19", "tree": "a tree or build",
+                "kind": ""}
+CSS_PATH = "/-/kbgen.css"
+CSS = """
+.kbgen-doc em, .kbgen-proto em, .kbgen-card em { font-style: italic; font-size: inherit; color: inherit; }
+.kbgen-doc { max-width: 48em; }
+.kbgen-doc p { margin: 0 0 0.6em 0; }
+.kbgen-doc pre { background: #f4f4f4; padding: 0.4em 0.6em; overflow-x: auto; }
+.kbgen-doc dt { font-weight: normal; }
+.kbgen-doc dd { margin: 0 0 0.3em 2em; }
+.kbgen-doc blockquote { margin: 0 0 0.6em 2em; }
+dl.kbgen-item { display: grid; grid-template-columns: max-content 1fr; gap: 0.45em 1.5em; max-width: 64em; }
+dl.kbgen-item dt { font-weight: bold; color: #555; }
+dl.kbgen-item dd { margin: 0; }
+.kbgen-lead { font-size: 1.15em; max-width: 48em; }
+.kbgen-qualifier { color: #555; font-size: 0.9em; }
+.kbgen-yes { color: #1a7f37; font-weight: bold; }
+.kbgen-no { color: #b3261e; font-weight: bold; }
+tr.kbgen-missing td { background: #fdecea; }
+.kbgen-verdict { padding: 0.6em 0.9em; border-left: 6px solid #1a7f37; background: #eef7f0; max-width: 48em; }
+.kbgen-verdict.kbgen-lacks { border-left-color: #b3261e; background: #fdecea; }
+.kbgen-verdict.kbgen-error { border-left-color: #8a6d00; background: #fff6d6; }
+form.kbgen-form { background: #f6f8fa; padding: 0.6em 1em 0.8em 1em; max-width: 52em; }
+form.kbgen-form label { display: block; width: auto; margin: 0.4em 0 0.15em 0; font-weight: bold; }
+form.kbgen-form input[type=text] { display: block; width: 100%; max-width: 46em; box-sizing: border-box;
+  font-size: 1em; padding: 0.3em; }
+form.kbgen-form select { font-size: 1em; }
+form.kbgen-form input[type=submit] { margin-top: 0.6em; }
+.kbgen-timeline-wrap { overflow-x: auto; max-width: 100%; }
+svg.kbgen-timeline a:hover rect, svg.kbgen-timeline a:focus rect { opacity: 0.75; }
+.kbgen-compact-note { color: #555; font-size: 0.9em; }
+td.col-signature, td.col-description { min-width: 20em; }
+.kbgen-nav a { margin-right: 1em; }
+ul.kbgen-compare { columns: 3 20em; padding-left: 1.2em; }
+dl.column-descriptions { display: none; }
+.facet-results .facet-info ul.tight-bullets { max-height: 15em; overflow-y: auto; }
+dl.kbgen-column-descriptions { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1.2em; }
+dl.kbgen-column-descriptions dd { margin: 0; color: #555; }
+"""
+
+
+def _pks(request) -> tuple:
+    return tuple(tilde_decode(part) for part in request.url_vars.get("pks", "").split(","))
+
+
+_LINKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # datasette -> its pages.Links
+
+
+def _links(datasette) -> pages.Links:
+    if datasette in _LINKS:
+        return _LINKS[datasette]
+
+    def row(table, pks):
+        return datasette.urls.row(DATABASE, table, ",".join(tilde_encode(str(v)) for v in pks))
+
+    def table(name, filters):
+        return datasette.urls.table(DATABASE, name) + ("?" + urlencode(filters) if filters else "")
+
+    _LINKS[datasette] = pages.Links(row=row, table=table, query=table)
+    return _LINKS[datasette]
+
+
+def _execute(datasette):
+    async def execute(sql, params=None):
+        results = await datasette.get_database(DATABASE).execute(sql, params or {})
+        return [dict(zip(results.columns, row)) for row in results.rows]
+
+    return execute
+
+
+def escape_fts(query):
+    """Datasette's escaping of a search for FTS5, but never the empty query FTS5 refuses (``"`` alone, say):
+    that one matches nothing."""
+    return datasette_escape_fts(query or "") or '""'
+
+
+@hookimpl
+def prepare_connection(conn):
+    sqlfunctions.register(conn)
+    conn.create_function("escape_fts", 1, escape_fts)
+
+
+@hookimpl
+def asgi_wrapper():
+    """An empty search box searches for nothing in particular: the whole table, not an FTS5 syntax error."""
+
+    def wrap(app):
+        async def without_empty_search(scope, receive, send):
+            query = scope.get("query_string", b"") if scope.get("type") == "http" else b""
+            if b"_search" in query:
+                pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+                kept = [(k, v) for k, v in pairs if v.strip() or not k.startswith("_search") or k == "_searchmode"]
+                if len(kept) != len(pairs):
+                    scope = dict(scope, query_string=urlencode(kept).encode("ascii"))
+            await app(scope, receive, send)
+
+        return without_empty_search
+
+    return wrap
+
+
+@hookimpl
+def startup(datasette):
+    async def remember_published_tree():
+        if DATABASE in datasette.databases:
+            _PUBLISHED[datasette] = await pages.published_tree(_execute(datasette))
+
+    return remember_published_tree
+
+
+@hookimpl
+def canned_queries(datasette, database):
+    return canned.queries() if database == DATABASE else None
+
+
+@hookimpl
+def permission_allowed(action, resource):
+    """Full-text search tables are machinery: searchable through their table, not pages of their own."""
+    if action == "view-table" and isinstance(resource, tuple) and resource[0] == DATABASE \
+            and _FTS_TABLE.search(resource[1]):
+        return False
+    return None
+
+
+@hookimpl
+def register_routes():
+    async def css():
+        return Response(CSS, content_type="text/css; charset=utf-8", headers={"cache-control": "max-age=3600"})
+
+    return [(r"^/-/kbgen\.css$", css)]
+
+
+@hookimpl
+def extra_css_urls(datasette):
+    return [datasette.urls.path(CSS_PATH)]
+
+
+def _version_order(results, column):
+    """Facet values of a version column in version order (oldest first), others as Datasette orders them."""
+    if column not in ALL_VERSION_COLUMNS:
+        return results
+    keyed = [(sqlfunctions.exact_key(r["value"]) if r["value"] is not None else None, r) for r in results]
+    return [r for _key, r in sorted(keyed, key=lambda kr: (kr[0] is None, kr[0] or str(kr[1]["value"])))]
+
+
+@hookimpl
+def prepare_jinja2_environment(env):
+    env.filters["kbgen_version_order"] = _version_order
+
+
+@hookimpl
+def register_output_renderer():
+    """JSON as Datasette gives it, with the ``names`` columns (JSON arrays in the database) as arrays."""
+
+    def render(request, database, data, view_name, columns):
+        args = request.args
+        if database == DATABASE and "names" in (columns or []) and "_json" not in args:
+            args = MultiParams({**{key: args.getlist(key) for key in args}, "_json": ["names"]})
+        return json_renderer(args, data, view_name)
+
+    return {"extension": "json", "render": render}
+
+
+def _is_published(datasette, row) -> bool:
+    """Rows of the store say their tree; the per-kind tables and most canned queries are the published tree's."""
+    published = _PUBLISHED.get(datasette, MAINLINE)
+    try:
+        return row["tree"] == published
+    except (KeyError, IndexError, TypeError):
+        return True
+
+
+def _row_tree(datasette, row) -> str:
+    try:
+        return row["tree"] or MAINLINE
+    except (KeyError, IndexError, TypeError):
+        return _PUBLISHED.get(datasette, MAINLINE)
+
+
+def _column(row, name):
+    try:
+        return row[name]
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+@hookimpl
+def render_cell(row, value, column, table, database, datasette):
+    if database != DATABASE:
+        return None
+    if column == "available" and table is None and value in (0, 1):
+        return pages.mark_missing(value)
+    if column == "gpl_only" and value in (0, 1):
+        return Markup("GPL-only" if value else "any license")
+    if not isinstance(value, str):
+        return None
+    if column in _COMMIT_COLUMNS and _SHA_RE.match(value):
+        url = pages.commit_url(_row_tree(datasette, row), value)
+        if url:
+            return Markup(f'<a href="{escape(url)}" title="{value}"><code>{value[:12]}</code></a>')
+        return Markup(f'<code title="{value}">{value[:12]}</code>')
+    if column == "signature":
+        return rest.signature(value) if (table == "helpers" or _column(row, "kind") == "helper") \
+            else Markup(f"<code>{escape(value)}</code>")
+    if column in ("description", "returns"):
+        return Markup(f'<div class="kbgen-doc">{rest.to_html(value)}</div>')
+    if column == "names" and value.startswith("["):
+        try:
+            return " → ".join(json.loads(value))
+        except ValueError:
+            return None
+    if column in ("first_release", "removed_in") and (table in KIND_TABLES or table is None) \
+            and _is_published(datasette, row) and _column(row, "error") is None:
+        url = _links(datasette).query("arrived_in", {"release": value})
+        return Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
+    if column == "name" and table is None and _column(row, "kind") in ITEM_KINDS and _column(row, "id") is not None:
+        published = _PUBLISHED.get(datasette, MAINLINE)
+        url = pages.item_url(_links(datasette), published, _row_tree(datasette, row), row["kind"], row["id"])
+        return Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
+    return None
+
+
+async def _template_vars(template, database, table, view_name, request, datasette) -> dict:
+    if request is None:
+        return {}
+    execute, links = _execute(datasette), _links(datasette)
+    if view_name == "index" and DATABASE in datasette.databases:
+        return {"kbgen": await pages.landing(execute, links)}
+    if database != DATABASE:
+        return {}
+    if view_name == "row" and (table in KIND_TABLES or table == "items"):
+        return {"kbgen_item": await pages.item_card(execute, links, table, _pks(request))}
+    if view_name == "row" and table == "trees":
+        return {"kbgen_tree": await pages.tree_card(execute, links, _pks(request)[0])}
+    if view_name == "row" and table == "releases" and len(_pks(request)) == 2:
+        return {"kbgen_release": await pages.release_card(execute, links, *_pks(request))}
+    if view_name == "table" and table in COMPACT and not ({"_col", "_nocol"} & set(request.args)):
+        everything = await datasette.get_database(DATABASE).table_columns(table)
+        args = [(k, v) for k in request.args for v in request.args.getlist(k) if k != "_next"]
+        return {"kbgen_compact": COMPACT[table],
+                "kbgen_all_columns_url": request.path + "?" + urlencode(args + [("_col", c) for c in everything])}
+    if template.startswith("query-"):
+        query = request.url_vars.get("table")  # the canned query's name, on its own page
+        found = {"kbgen_choices": CHOICES, "kbgen_placeholders": PLACEHOLDERS}
+        if query == "arrived_in" and request.args.get("release"):
+            found["kbgen_release_nav"] = await pages.release_nav(execute, links, request.args.get("release").strip())
+        if query in ("check", "available_on"):
+            found["kbgen_kernels"] = await pages.kernel_suggestions(execute)
+        return found
+    return {}
+
+
+@hookimpl
+def extra_template_vars(template, database, table, view_name, request, datasette):
+    async def inner():
+        return await _template_vars(template, database, table, view_name, request, datasette)
+
+    return inner

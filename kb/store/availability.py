@@ -1,0 +1,124 @@
+"""Whether a kernel has an item, judged by one rule (kb.vocab.rules) on the windows of the item's tree.
+
+A *target* is a kernel placed in a tree: a mainline-style tree judges the kernel's mainline version
+(5.15.0-91-generic is 5.15); a distribution tree resolves it to one of its releases (Ubuntu: same X.Y.Z
+and ABI number; RHEL: same X.Y.Z-N...; Debian: the ABI its packaging names) and judges that release; a
+probed build has one release, itself.  No mainline arithmetic is done for the releases of other trees.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+from kb.store import queries
+from kb.vocab import rules
+from kb.vocab.errors import KbgenError
+from kb.vocab.kinds import MAINLINE
+from kb.vocab.releases import BUILD_SCHEME
+
+AVAILABLE = "available"
+NOT_YET = "not_yet"  # its first release is newer than the target
+REMOVED = "removed"  # it was there, and is gone by the target
+RELEASE_UNKNOWN = "release_unknown"  # the knowledge base has it, but no release is known to have it
+UNRELEASED = "unreleased"  # in the newest revision of a mined tree, in no release yet
+
+
+class TargetError(KbgenError, ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    tree: str
+    kernel: str  # as given
+    key: tuple[int, ...]  # the key judged (rc kept; the rule decides what an rc means)
+    release: str | None  # the tree's release it resolved to, where the tree has releases
+
+    @property
+    def label(self) -> str:
+        if self.release and self.release != self.kernel:
+            return f"{self.kernel} ({self.tree} {self.release})"
+        return self.kernel
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    available: bool
+    since: str | None  # the start of the window the target is in, or of the next one
+    removed_in: str | None  # the release that removed it, where that is why it is unavailable
+
+    @property
+    def reason(self) -> str:
+        if self.status == AVAILABLE:
+            return f"available since {self.since}"
+        if self.status == NOT_YET:
+            return f"not yet: first in {self.since}"
+        if self.status == REMOVED:
+            return f"removed in {self.removed_in}"
+        if self.status == UNRELEASED:
+            return "in no release yet"
+        return "first release not known"
+
+
+def key_tuple(text: str | None) -> tuple[int, ...] | None:
+    return None if text is None else tuple(int(part) for part in text.split("."))
+
+
+def target(conn: sqlite3.Connection, tree: str, kernel: str | None) -> Target:
+    """Place *kernel* in *tree*.  A build tree needs no kernel: it is one."""
+    info = queries.tree_info(conn, tree)
+    rows = queries.releases(conn, tree)
+    if info.scheme == BUILD_SCHEME:
+        if not rows:
+            raise TargetError(f"tree {tree} is a build without a release")
+        if kernel and kernel not in (rows[0].version, rows[0].tag):
+            raise TargetError(f"tree {tree} is the build {rows[0].version}: --kernel {kernel} is another kernel "
+                              "(leave --kernel out to judge by the build)")
+        kernel = kernel or rows[0].version
+    elif kernel is None:
+        raise TargetError(f"tree {tree} holds many releases: say which kernel to judge with --kernel")
+    answers = [(key_tuple(r.sort_key), uname_key(r.uname)) for r in rows]
+    try:
+        key, index = rules.place(info.scheme, kernel, answers)
+    except rules.OlderThanTree:
+        raise TargetError(f"{kernel} is older than every release of tree {tree} (the first is {rows[0].version})"
+                          ) from None
+    except ValueError as err:
+        raise TargetError(str(err)) from None
+    return Target(tree, kernel, key, None if index is None else rows[index].version)
+
+
+def mainline_stand_in(conn: sqlite3.Connection, where: Target) -> Target | None:
+    """Where the judged tree does not give a kind completely (features anywhere but mainline, a distribution
+    history's kfuncs, a build's untagged kfuncs), mainline judges it: the kernel placed in mainline by the mainline
+    version of the release it resolved to.  None when the tree is mainline."""
+    if where.tree == MAINLINE or MAINLINE not in queries.tree_names(conn):
+        return None
+    base = next((r.base for r in queries.releases(conn, where.tree) if r.version == where.release), None)
+    return target(conn, MAINLINE, base or where.kernel)
+
+
+def uname_key(uname: str | None) -> tuple[int, ...] | None:
+    return rules.kernel_key(uname, exact=True) if uname else None
+
+
+def compare(a: Target, b: Target) -> int:
+    return (a.key > b.key) - (a.key < b.key)
+
+
+_STATUS = {"available": AVAILABLE, "not_yet": NOT_YET, "removed": REMOVED}
+
+
+def judge(item: queries.ItemRow, where: Target) -> Verdict:
+    if not item.window_keys:
+        status = UNRELEASED if item.unreleased else RELEASE_UNKNOWN
+        return Verdict(status, False, None, None)
+    windows = [(key_tuple(since), key_tuple(until)) for since, until in item.window_keys]
+    first_rc = rules.kernel_key(item.first_rc, exact=False) if item.first_rc else None
+    status, index = rules.verdict(where.key, windows, first_rc)
+    window = item.windows[index] if index is not None else None
+    if status == "removed":
+        return Verdict(REMOVED, False, window.since, window.until)
+    return Verdict(_STATUS[status], status == "available", window.since if window else item.first_release, None)

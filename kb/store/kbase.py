@@ -1,0 +1,131 @@
+"""The knowledge base reading commands see: the shipped facts and the user's trees, merged.
+
+Built in memory: the shipped text is loaded, the user's database is read, the facts of every tree are
+reconciled (kb.merge) and written in the merged shape.  The result is cached between runs (see
+:func:`open_kb`); a damaged cache is noticed, removed and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+
+from kb import __version__
+from kb.store import database, merge, shipped
+from kb.store.schema import SCHEMA_VERSION, statements
+from kb.vocab.errors import KbgenError
+from kb.vocab.warnings import warn
+
+_CACHE_MAGIC = b"kbgen-cache-2\n"
+_DIGEST = 32
+
+
+def _cache_path(user_db: str | None) -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    which = hashlib.sha256(os.path.abspath(user_db or "").encode()).hexdigest()[:16]
+    return os.path.join(base, "kbgen", f"kb-{which}.sqlite")
+
+
+def _cache_key(user_db: str | None) -> str:
+    """Everything the merged knowledge base is built from; a cached copy with another key is stale."""
+    schema = hashlib.sha256("".join(statements(facts=False)).encode()).hexdigest()[:12]
+    parts = [__version__, str(SCHEMA_VERSION), schema, shipped.data_version()]
+    if user_db and os.path.exists(user_db):
+        stat = os.stat(user_db)
+        parts += [os.path.abspath(user_db), str(stat.st_size), str(stat.st_mtime_ns)]
+    return "|".join(parts)
+
+
+def _from_cache(path: str, key: str) -> sqlite3.Connection | None:
+    """The cached knowledge base, if it is whole and current; a damaged one is removed with a warning."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return None
+    payload = data[len(_CACHE_MAGIC) + _DIGEST:]
+    whole = data.startswith(_CACHE_MAGIC) and hashlib.sha256(payload).digest() == data[len(_CACHE_MAGIC):][:_DIGEST]
+    conn = None
+    if whole:
+        try:
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            conn.deserialize(payload)
+            row = conn.execute("SELECT value FROM kb_meta WHERE key = 'cache_key'").fetchone()
+        except sqlite3.Error:
+            whole = False
+    if not whole:
+        warn(f"the cache {path} was damaged; removed it and rebuilt the knowledge base")
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+        return None
+    return conn if row and row[0] == key else None
+
+
+def _to_cache(conn: sqlite3.Connection, path: str, key: str) -> None:
+    from kb.formats.atomic import write_atomic
+
+    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('cache_key', ?)", (key,))
+    payload = conn.serialize()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
+    except (OSError, KbgenError):
+        pass  # a cache that cannot be written only makes the next run slower
+
+
+def open_kb(user_db: str | None = None) -> sqlite3.Connection:
+    """An in-memory knowledge base: the shipped facts plus every tree of *user_db*, merged.
+
+    Building it costs a good part of a `kbgen tables` run, so the result is cached (serialized, with a
+    digest, in $XDG_CACHE_HOME/kbgen) under a key naming everything it was built from: the kbgen and
+    schema versions, the shipped data's content digest and the user database's size and modification time.
+    """
+    if user_db and os.path.exists(user_db):
+        database.connect(user_db, readonly=True).close()  # says clearly what is wrong with a bad file
+    cache = key = None
+    if not os.environ.get("KBGEN_NO_CACHE"):
+        cache, key = _cache_path(user_db), _cache_key(user_db)
+        conn = _from_cache(cache, key)
+        if conn is not None:
+            return conn
+    conn = build(user_db)
+    if cache:
+        _to_cache(conn, cache, key)
+    return conn
+
+
+def build(user_db: str | None) -> sqlite3.Connection:
+    conn = database.memory(facts=False)
+    all_facts = list(shipped.load_all())
+    data_version = all_facts[0].fingerprint
+    if user_db and os.path.exists(user_db):
+        user = database.connect(user_db, readonly=True)
+        try:
+            all_facts += database.read_facts(user)
+        except sqlite3.DatabaseError as err:
+            raise database.StoreError(f"{user_db}: cannot read ({err})") from None
+        finally:
+            user.close()
+    write_merged(conn, merge.merge(all_facts))
+    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (data_version,))
+    return conn
+
+
+def write_merged(conn: sqlite3.Connection, trees: list[merge.MergedTree]) -> None:
+    for tree in trees:
+        top = tree.parts[0]
+        conn.execute(
+            "INSERT INTO trees (name, kind, scheme, description, repo, path, tag_pattern) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (tree.name, tree.kind, tree.scheme, top.source.description, top.source.repo, top.source.path,
+             top.tag_pattern),
+        )
+        database.insert(conn, "item_sources", [(tree.name, *row) for row in tree.item_sources])
+        for part in tree.parts:
+            for table, rows in database.fact_rows(part, item_sources=True).items():
+                if table == "sources":
+                    conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?, ?, ?, ?, ?)", rows)
+                else:
+                    database.insert(conn, table, rows, replace=False)

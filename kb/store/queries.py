@@ -1,0 +1,309 @@
+"""Questions asked of a merged knowledge base connection (see :mod:`kb.kbase`); every output reads here.
+
+Answers are data (dataclasses), never text: rendering lives in kb.render and the generators.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+
+from kb.vocab.errors import KbgenError
+from kb.vocab.facts import Window
+from kb.vocab.kinds import (
+    ENUM_KINDS,
+    HELPER,
+    HELPER_PREFIX,
+    ITEM_KINDS,
+    LIBBPF,
+    MAINLINE,
+    SHIPPED_COLLECTOR,
+    SOURCE_REFERENCE,
+    source_kind,
+)
+from kb.vocab.releases import MAINLINE_SCHEME
+
+
+class QueryError(KbgenError, ValueError):
+    pass
+
+
+@dataclass
+class ItemRow:
+    kind: str
+    value: int | str
+    name: str
+    first_release: str | None
+    first_release_key: str | None
+    removed_in: str | None
+    first_rc: str | None
+    commit: str | None
+    subject: str | None
+    author: str | None
+    date: str | None
+    alt_commit: str | None
+    note: str | None
+    unreleased: bool
+    gpl_only: bool | None
+    signature: str | None
+    title: str | None
+    detect: str | None
+    libbpf: str | None
+    source: str | None
+    names: list[str] = field(default_factory=list)
+    windows: list[Window] = field(default_factory=list)
+    window_keys: list[tuple[str | None, str | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TreeInfo:
+    name: str
+    kind: str  # the kinds of its sources, highest first: git+reference
+    scheme: str
+    description: str | None
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseRow:
+    version: str
+    sort_key: str
+    base: str | None
+    tag: str | None
+    commit: str | None
+    date: str | None
+    uname: str | None
+
+
+@dataclass(frozen=True)
+class DocRow:
+    signature: str
+    description: str
+    returns: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RelationRow:
+    relation: str
+    other_kind: str
+    other_value: int | str
+    other_name: str | None
+    source: str
+    qualifier: str | None
+
+
+@dataclass(frozen=True)
+class DisagreementRow:
+    field: str
+    used: str | None
+    used_source: str
+    other: str | None
+    other_source: str
+    note: str | None
+
+
+def tree_names(conn: sqlite3.Connection) -> list[str]:
+    return [row[0] for row in conn.execute("SELECT name FROM trees ORDER BY name")]
+
+
+def resolve_tree(conn: sqlite3.Connection, tree: str | None) -> str:
+    names = tree_names(conn)
+    if tree is None:
+        tree = MAINLINE if MAINLINE in names or len(names) != 1 else names[0]
+    if tree not in names:
+        raise QueryError(f"no tree named {tree!r} in the knowledge base (trees: {', '.join(names) or 'none'})")
+    return tree
+
+
+def tree_info(conn: sqlite3.Connection, tree: str) -> TreeInfo:
+    name, kind, scheme, description = conn.execute(
+        "SELECT name, kind, scheme, description FROM trees WHERE name = ?", (tree,)).fetchone()
+    sources = tuple(r[0] for r in conn.execute("SELECT source FROM collections WHERE tree = ? ORDER BY source",
+                                               (tree,)))
+    return TreeInfo(name, kind, scheme or MAINLINE_SCHEME, description, sources)
+
+
+def releases(conn: sqlite3.Connection, tree: str) -> list[ReleaseRow]:
+    return [ReleaseRow(*row) for row in conn.execute(
+        'SELECT version, sort_key, base, tag, "commit", date, uname FROM releases WHERE tree = ? ORDER BY sort_key',
+        (tree,))]
+
+
+_ITEM_COLUMNS = (
+    "kind, value, name, first_release, first_release_key, removed_in, first_rc, introduced_by, subject, author, date,"
+    " alt_commit, note, unreleased, gpl_only, signature, title, detect, libbpf, source"
+)
+
+
+def _kind_order(row: ItemRow) -> tuple:
+    order = {k: n for n, k in enumerate(ITEM_KINDS)}
+    return (order.get(row.kind, 99), isinstance(row.value, str), row.value)
+
+
+def items(conn: sqlite3.Connection, tree: str, kind: str | None = None) -> list[ItemRow]:
+    if kind is not None and kind not in ITEM_KINDS:
+        raise QueryError(f"unknown kind {kind!r} (one of: {', '.join(ITEM_KINDS)})")
+    where, params = ("tree = ? AND kind = ?", (tree, kind)) if kind else ("tree = ?", (tree,))
+    names: dict[tuple, list[str]] = {}
+    for k, v, name in conn.execute(f"SELECT kind, value, name FROM item_names WHERE {where} ORDER BY position",
+                                   params):
+        names.setdefault((k, v), []).append(name)
+    windows: dict[tuple, list] = {}
+    for k, v, since, until, since_key, until_key in conn.execute(
+            f"SELECT kind, value, since, until, since_key, until_key FROM windows WHERE {where} ORDER BY position",
+            params):
+        windows.setdefault((k, v), []).append((Window(since, until), (since_key, until_key)))
+    rows = []
+    for row in conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE {where}", params):
+        item = ItemRow(*row[:13], bool(row[13]), None if row[14] is None else bool(row[14]), *row[15:])
+        item.names = names.get((item.kind, item.value)) or [item.name]
+        found = windows.get((item.kind, item.value), [])
+        item.windows = [w for w, _keys in found]
+        item.window_keys = [keys for _w, keys in found]
+        rows.append(item)
+    rows.sort(key=_kind_order)
+    return rows
+
+
+def name_variants(text: str) -> set[str]:
+    """Every spelling a user may mean by *text*: with or without bpf_/BPF_FUNC_, an enumerator's short form."""
+    text = text.strip()
+    wanted = {text, text.lower()}
+    for prefix in ("bpf_", HELPER_PREFIX):
+        if text.startswith(prefix):
+            wanted.add(text[len(prefix):])
+    upper = text.upper()
+    wanted |= {upper} | {prefix + upper for _enum, prefix in ENUM_KINDS.values()}
+    return wanted
+
+
+def find_item(conn: sqlite3.Connection, tree: str, query: str, candidates: list[ItemRow] | None = None
+              ) -> list[ItemRow]:
+    """Items matching a helper id or any name an item carried, with or without ``bpf_``/``BPF_FUNC_``."""
+    text = query.strip()
+    candidates = items(conn, tree) if candidates is None else candidates
+    if text.isdigit():
+        return [i for i in candidates if i.kind == HELPER and i.value == int(text)]
+    wanted = name_variants(text)
+    exact = [i for i in candidates if text in i.names or (isinstance(i.value, str) and i.value == text)]
+    return exact or [i for i in candidates if wanted & set(i.names)]
+
+
+def helper_docs(conn: sqlite3.Connection, tree: str, value: int) -> list[DocRow]:
+    return [DocRow(*row) for row in conn.execute(
+        "SELECT signature, description, returns, source FROM helper_docs WHERE tree = ? AND value = ? ORDER BY variant",
+        (tree, value))]
+
+
+def relations(conn: sqlite3.Connection, tree: str, kind: str, value) -> list[RelationRow]:
+    return [RelationRow(*row) for row in conn.execute(
+        "SELECT r.relation, r.other_kind, r.other_value, i.name, r.source, r.qualifier FROM relations r"
+        " LEFT JOIN items i ON i.tree = r.tree AND i.kind = r.other_kind AND i.value = r.other_value"
+        " WHERE r.tree = ? AND r.kind = ? AND r.value = ? ORDER BY r.relation, r.other_kind, r.other_value, r.source",
+        (tree, kind, value))]
+
+
+def disagreements(conn: sqlite3.Connection, tree: str, kind: str, value) -> list[DisagreementRow]:
+    return [DisagreementRow(*row) for row in conn.execute(
+        "SELECT field, used, used_source, other, other_source, note FROM disagreements"
+        " WHERE tree = ? AND kind = ? AND value = ? ORDER BY field, rowid",
+        (tree, kind, value))]
+
+
+def data_version(conn: sqlite3.Connection) -> str | None:
+    row = conn.execute("SELECT value FROM kb_meta WHERE key = 'data_version'").fetchone()
+    return row[0] if row else None
+
+
+def tree_sources(conn: sqlite3.Connection, tree: str) -> list[tuple[str, str]]:
+    return conn.execute(
+        "SELECT s.id, s.description FROM sources s WHERE s.id IN (SELECT source FROM items WHERE tree = ?"
+        " UNION SELECT source FROM helper_docs WHERE tree = ? UNION SELECT source FROM relations WHERE tree = ?)"
+        " ORDER BY s.id",
+        (tree, tree, tree),
+    ).fetchall()
+
+
+def tree_version(conn: sqlite3.Connection, tree: str) -> str:
+    """A label for the facts of *tree* that changes whenever they do: the shipped data version where shipped
+    facts take part, and the revision each mined or probed source was read at."""
+    parts = []
+    for source, head in conn.execute(
+            "SELECT c.source, COALESCE(c.head_commit, s.revision) FROM collections c LEFT JOIN sources s"
+            " ON s.id = c.source WHERE c.tree = ? ORDER BY c.source", (tree,)):
+        if source_kind(source) != SOURCE_REFERENCE:
+            short = head[:12] if head and len(head) == 40 and head.isalnum() else head
+            parts.append(f"{source} at {short}" if head else source)
+    shipped = conn.execute("SELECT 1 FROM collections WHERE tree = ? AND collector = ?",
+                           (tree, SHIPPED_COLLECTOR)).fetchone()
+    if shipped:
+        parts.append(f"shipped data {data_version(conn)}")
+    return " + ".join(parts) or tree
+
+
+@dataclass(frozen=True)
+class Change:
+    item: ItemRow
+    release: str | None  # where it arrived (the start of the window NEW is in) or went (the end of OLD's window)
+
+
+def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[list[Change], list[Change]]:
+    """(what a kernel *new* has that *old* lacks, what *old* has that *new* no longer has), judged by the rule;
+    each in the order of the release it arrived in or went in."""
+    from kb.store import availability
+    from kb.vocab import rules
+
+    low, high = availability.target(conn, tree, old), availability.target(conn, tree, new)
+    if availability.compare(high, low) < 0:
+        raise QueryError(f"{new} is older than {old}")
+    arrived, removed = [], []
+    for item in items(conn, tree):
+        before, after = availability.judge(item, low), availability.judge(item, high)
+        if after.available and not before.available:
+            arrived.append(Change(item, after.since))
+        elif before.available and not after.available:
+            removed.append(Change(item, after.removed_in))
+
+    def order(change: Change) -> tuple:
+        return (rules.kernel_key(change.release) if change.release else (), _kind_order(change.item))
+
+    return sorted(arrived, key=order), sorted(removed, key=order)
+
+
+
+def covers(conn: sqlite3.Connection, tree: str) -> set[str]:
+    """The item kinds some source of *tree* gives completely (an item of these kinds it lacks, it lacks)."""
+    kinds: set[str] = set()
+    for (text,) in conn.execute("SELECT covers FROM collections WHERE tree = ?", (tree,)):
+        kinds |= set((text or "").split())
+    return kinds
+
+
+def section_tables(conn: sqlite3.Connection, tree: str = LIBBPF) -> list:
+    """Every release's libbpf section table (kb.vocab.sections.SectionTable), oldest release first."""
+    from kb.store.database import section_rule
+    from kb.vocab.sections import SectionTable
+
+    rows = conn.execute(
+        "SELECT s.release, s.position, s.pattern, s.prog_type, s.expected_attach_type, s.attach_type, s.flags,"
+        " s.legacy_form FROM section_rules s JOIN releases r ON r.tree = s.tree AND r.version = s.release"
+        " WHERE s.tree = ? ORDER BY r.sort_key, s.position", (tree,))
+    names = ("release", "position", "pattern", "prog_type", "expected_attach_type", "attach_type", "flags",
+             "legacy_form")
+    tables: dict[str, list] = {}
+    for row in rows:
+        rule = section_rule(dict(zip(names, row)))
+        tables.setdefault(rule.release, []).append(rule.definition)
+    return [SectionTable(release, tuple(defs)) for release, defs in tables.items()]
+
+
+def relation_sets(conn: sqlite3.Connection, tree: str, relation: str) -> dict[tuple, dict[str | None, set]]:
+    """Every (kind, value) of *tree* with *relation* -> {qualifier: the other values it relates to}: for a scan
+    that checks many calls, one query instead of one per item."""
+    found: dict[tuple, dict[str | None, set]] = {}
+    for kind, value, other, qualifier in conn.execute(
+            "SELECT kind, value, other_value, qualifier FROM relations WHERE tree = ? AND relation = ?",
+            (tree, relation)):
+        found.setdefault((kind, value), {}).setdefault(qualifier, set()).add(other)
+    return found

@@ -1,0 +1,301 @@
+"""The shipped knowledge base: reviewable text files in ``data/`` (installed as ``kb.data``).
+
+One row per fact, tab-separated, sorted, with the source of every row; helper documentation as one JSON
+object per line.  :func:`dump` writes them from facts, :func:`load` reads them back into the same facts,
+so the store built from them is the same on every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from kb.formats.atomic import write_all_atomic
+from kb.store.database import section_rule
+from kb.vocab import rules
+from kb.vocab.errors import KbgenError
+from kb.vocab.facts import (
+    AS_DOCUMENTED,
+    Disagreement,
+    Facts,
+    HelperDoc,
+    Item,
+    ItemName,
+    Relation,
+    Release,
+    Source,
+    Window,
+    windows_text,
+)
+from kb.vocab.kinds import FEATURE, ITEM_KINDS, LIBBPF, MAINLINE, SHIPPED_COLLECTOR, TREE_GIT, TREE_REFERENCE, value_of
+from kb.vocab.releases import MAINLINE_SCHEME
+
+FILES = {
+    "sources": ("id", "kind", "description"),
+    "items": ("kind", "value", "name", "first_release", "windows", "commit", "alt_commit", "gpl_only", "source",
+              "note"),
+    "features": ("id", "title", "detect", "libbpf"),
+    "names": ("kind", "value", "name", "is_alias", "first_seen_commit", "first_release"),
+    "relations": ("kind", "value", "relation", "other_kind", "other_value", "source"),
+    "disagreements": ("kind", "value", "field", "used", "used_source", "other", "other_source", "note"),
+}
+DOCS_FILE = "helper_docs.jsonl"
+VERSION_FILE = "VERSION"
+# The libbpf tree: release tags and every release's section table, mined from the libbpf mirror.
+LIBBPF_TREE = LIBBPF
+# Not the id a user's clone gets (git:<directory>:src/libbpf.c): both can stand in the libbpf tree side by side.
+LIBBPF_SOURCE = "git:github.com/libbpf/libbpf:src/libbpf.c"
+LIBBPF_FILES = {
+    "libbpf_releases": ("version", "tag", "commit", "date", "source"),
+    "libbpf_sections": ("releases", "position", "pattern", "prog_type", "expected_attach_type", "attach_type",
+                        "flags", "legacy_form"),
+}
+LIBBPF_SOURCE_DESCRIPTION = ("libbpf's section table in src/libbpf.c at every release tag of the libbpf mirror "
+                             "(github.com/libbpf/libbpf), mined by kbgen's libbpf-sections collector")
+
+_HEADERS = {
+    "sources": "Where the facts in the other files come from; every row there names one of these ids.",
+    "items": "One row per item: kind, enum value (kfuncs, features: the name), the name in use, first mainline "
+    "release (empty: not known), the releases [since..until) that have it, the commit that added it, the other "
+    "reference's commit where they differ, whether the verifier restricts it to GPL programs.",
+    "features": "What each feature item is, how a compiled object shows the need, and how libbpf treats a kernel "
+    "without it (required, sanitized:libbpf vX.Y, optional, libbpf-only).",
+    "names": "Every name an item carried, oldest first; is_alias marks a later second spelling (BPF_PROG_RUN).",
+    "relations": "Program types that may call a helper or kfunc (callable_from) and map types a helper works with "
+    "(works_with), as documented for the newest documented kernel: absence means not documented, not refused.",
+    "disagreements": "Where sources disagree: the value the tables use and the other one, each with its source.",
+    "libbpf_releases": "libbpf release tags whose src/libbpf.c has a section table, oldest first.",
+    "libbpf_sections": "Each distinct libbpf section table, entry by entry in table order (the first entry a SEC() "
+    "name matches wins), with the releases that have exactly this table.",
+}
+
+
+class DataError(KbgenError):
+    pass
+
+
+def data_dir() -> Path:
+    """The installed ``kb.data`` package, or ``data/`` beside ``kb/`` in a source tree."""
+    # Plain imports, not importlib.resources: the data is always files, and its import costs 20 ms.
+    try:
+        import kb.data
+
+        return Path(kb.data.__file__).parent
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "data"
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(int(value) if isinstance(value, bool) else value)
+    if "\t" in text or "\n" in text:
+        raise DataError(f"a value holds a tab or newline: {text[:40]!r}")
+    return text
+
+
+def _value_key(kind: str, value) -> tuple:
+    return (kind, 0, value, "") if isinstance(value, int) else (kind, 1, 0, str(value))
+
+
+def dump(facts: Facts, directory: str, data_version: str) -> list[str]:
+    """Write *facts* as the text knowledge base into *directory*, as a set; returns the files written."""
+    sources = {s.id: s for s in (facts.source, *facts.other_sources)}
+    items = sorted(facts.items, key=lambda i: _value_key(i.kind, i.value))
+    rows = {
+        "sources": sorted((s.id, s.kind, s.description) for s in sources.values()),
+        "items": [
+            (i.kind, i.value, i.name, i.first_release, windows_text(i.windows), i.introduced_by, i.alt_commit, i.gpl_only, i.source or facts.source.id, i.note)
+            for i in items
+        ],
+        "features": [(i.value, i.title, i.detect, i.libbpf) for i in items if i.kind == FEATURE],
+        "names": [
+            (i.kind, i.value, n.name, n.is_alias, n.first_seen_commit, n.first_release) for i in items for n in i.names
+        ],
+        "relations": sorted(
+            ((r.kind, r.value, r.relation, r.other_kind, r.other_value, r.source or facts.source.id)
+             for r in facts.relations),
+            key=lambda r: (_value_key(r[0], r[1]), r[2], r[3], _value_key(r[3], r[4])[1:], r[5]),
+        ),
+        "disagreements": sorted(
+            ((d.kind, d.value, d.field, d.used, d.used_source, d.other, d.other_source, d.note)
+             for d in facts.disagreements),
+            key=lambda d: (_value_key(d[0], d[1]), tuple(str(x) for x in d[2:])),
+        ),
+    }
+    files: dict[str, str] = {}
+    for name, columns in FILES.items():
+        lines = [f"# {_HEADERS[name]}", "\t".join(columns)]
+        lines += ["\t".join(_cell(v) for v in row) for row in rows[name]]
+        files[os.path.join(directory, f"{name}.tsv")] = "\n".join(lines) + "\n"
+    docs = sorted(facts.helper_docs, key=lambda d: (d.value, d.variant))
+    files[os.path.join(directory, DOCS_FILE)] = "".join(
+        json.dumps(
+            {"id": d.value, "variant": d.variant, "name": d.name, "signature": d.signature,
+             "description": d.description, "returns": d.returns, "attributes": d.attributes,
+             "source": d.source or facts.source.id},
+            ensure_ascii=False, sort_keys=True,
+        ) + "\n"
+        for d in docs
+    )
+    files[os.path.join(directory, VERSION_FILE)] = data_version.strip() + "\n"
+    write_all_atomic(files)
+    return list(files)
+
+
+def _tsv(name: str, columns: tuple[str, ...], rows) -> str:
+    lines = [f"# {_HEADERS[name]}", "\t".join(columns)]
+    lines += ["\t".join(_cell(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def dump_libbpf(facts: Facts, directory: str) -> list[str]:
+    """Write a mined libbpf tree's releases and section tables (identical tables once) into *directory*."""
+    tables: dict[str, list] = {}
+    for rule in facts.sections:
+        tables.setdefault(rule.release, []).append(rule)
+    groups: dict[tuple, list[str]] = {}
+    for release in facts.releases:
+        rules_ = tables.get(release.version, [])
+        key = tuple((r.position, r.definition.pattern, r.definition.prog_type, r.definition.expected_attach_type,
+                     r.definition.attach_type, " ".join(sorted(r.definition.flags)), int(r.definition.legacy_form))
+                    for r in rules_)
+        groups.setdefault(key, []).append(release.version)
+    files = {
+        os.path.join(directory, "libbpf_releases.tsv"): _tsv("libbpf_releases", LIBBPF_FILES["libbpf_releases"], [
+            (r.version, r.tag, r.commit, r.date, LIBBPF_SOURCE) for r in facts.releases]),
+        os.path.join(directory, "libbpf_sections.tsv"): _tsv("libbpf_sections", LIBBPF_FILES["libbpf_sections"], [
+            (",".join(releases), *entry) for key, releases in groups.items() for entry in key]),
+    }
+    write_all_atomic(files)
+    return list(files)
+
+
+def load_libbpf(base: Path) -> Facts | None:
+    if not (base / "libbpf_releases.tsv").exists():
+        return None
+    releases = _read_tsv(base / "libbpf_releases.tsv", LIBBPF_FILES["libbpf_releases"])
+    source_id = releases[-1]["source"] if releases else LIBBPF_SOURCE
+    facts = Facts(LIBBPF_TREE, TREE_GIT, Source(source_id, LIBBPF_SOURCE_DESCRIPTION,
+                                                revision=releases[-1]["commit"] if releases else None),
+                  SHIPPED_COLLECTOR, MAINLINE_SCHEME)
+    for row in releases:
+        facts.releases.append(Release(row["version"], rules.key_text(rules.kernel_key(row["version"])),
+                                      row["version"], row["tag"], row["commit"], row["date"]))
+    known = {r.version for r in facts.releases}
+    for number, row in enumerate(_read_tsv(base / "libbpf_sections.tsv", LIBBPF_FILES["libbpf_sections"]), 2):
+        for release in (row["releases"] or "").split(","):
+            if release not in known:
+                raise DataError(f"{base / 'libbpf_sections.tsv'}: data row {number}: unknown release {release!r}")
+            facts.sections.append(section_rule(dict(row, release=release, position=int(row["position"]),
+                                                    legacy_form=row["legacy_form"] == "1")))
+    return facts
+
+
+def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str | None]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{path}: {err.strerror}") from None
+    lines = [line for line in text.split("\n") if line and not line.startswith("#")]
+    if not lines or tuple(lines[0].split("\t")) != columns:
+        raise DataError(f"{path}: expected the columns {', '.join(columns)}")
+    rows = []
+    for number, line in enumerate(lines[1:], 2):
+        cells = line.split("\t")
+        if len(cells) != len(columns):
+            raise DataError(f"{path}: data row {number}: {len(cells)} columns, expected {len(columns)}")
+        rows.append({c: (v if v != "" else None) for c, v in zip(columns, cells)})
+    return rows
+
+
+def _flag(text: str | None) -> bool | None:
+    return None if text is None else text == "1"
+
+
+def load(directory: str | Path | None = None) -> Facts:
+    """The shipped mainline tree, as facts."""
+    base = Path(directory) if directory else data_dir()
+    tables = {name: _read_tsv(base / f"{name}.tsv", columns) for name, columns in FILES.items()}
+    sources = {row["id"]: Source(row["id"], row["description"] or "") for row in tables["sources"]}
+    features = {row["id"]: row for row in tables["features"]}
+    items: dict[tuple, Item] = {}
+    for number, row in enumerate(tables["items"], 2):
+        kind = row["kind"]
+        if row["source"] not in sources:
+            raise DataError(f"{base / 'items.tsv'}: data row {number}: unknown source {row['source']!r}")
+        try:
+            windows = Window.parse_list(row["windows"] or "")
+        except ValueError as err:
+            raise DataError(f"{base / 'items.tsv'}: data row {number}: {err}") from None
+        feature = features.get(row["value"], {}) if kind == FEATURE else {}
+        item = Item(kind, value_of(kind, row["value"]), row["name"], row["first_release"],
+                    introduced_by=row["commit"], alt_commit=row["alt_commit"], note=row["note"], windows=windows,
+                    gpl_only=_flag(row["gpl_only"]), source=row["source"], title=feature.get("title"),
+                    detect=feature.get("detect"), libbpf=feature.get("libbpf"))
+        items[(kind, item.value)] = item
+    for row in tables["names"]:
+        key = (row["kind"], value_of(row["kind"], row["value"]))
+        if key not in items:
+            raise DataError(f"{base / 'names.tsv'}: {key[0]} {key[1]} is not in items.tsv")
+        items[key].names.append(
+            ItemName(row["name"], row["first_seen_commit"], row["first_release"], row["is_alias"] == "1")
+        )
+    counts: dict[str, int] = {}
+    for item in items.values():
+        counts[item.source] = counts.get(item.source, 0) + 1
+    main = max(sorted(counts), key=counts.get)
+    facts = Facts(
+        MAINLINE, TREE_REFERENCE, sources[main], SHIPPED_COLLECTOR, MAINLINE_SCHEME, qualifier=AS_DOCUMENTED,
+        covers=ITEM_KINDS,
+        items=list(items.values()),
+        relations=[
+            Relation(r["kind"], value_of(r["kind"], r["value"]), r["relation"], r["other_kind"],
+                     value_of(r["other_kind"], r["other_value"]), r["source"])
+            for r in tables["relations"]
+        ],
+        disagreements=[
+            Disagreement(r["kind"], value_of(r["kind"], r["value"]), r["field"], r["used"], r["used_source"],
+                         r["other"], r["other_source"], r["note"])
+            for r in tables["disagreements"]
+        ],
+        other_sources=[s for sid, s in sorted(sources.items()) if sid != main],
+    )
+    number = 0
+    try:
+        for number, line in enumerate((base / DOCS_FILE).read_text(encoding="utf-8").splitlines(), 1):
+            doc = json.loads(line)
+            facts.helper_docs.append(HelperDoc(doc["id"], doc["name"], doc["variant"], doc["signature"],
+                                               doc["description"], doc["returns"], doc["attributes"], doc["source"]))
+    except OSError as err:
+        raise DataError(f"{base / DOCS_FILE}: {err.strerror}") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise DataError(f"{base / DOCS_FILE}: line {number}: {err}") from None
+    facts.fingerprint = data_version(base)
+    return facts
+
+
+def load_all(directory: str | Path | None = None) -> list[Facts]:
+    """Every shipped tree's facts (mainline first, then libbpf's section tables)."""
+    base = Path(directory) if directory else data_dir()
+    mainline = load(base)
+    libbpf = load_libbpf(base)
+    if libbpf is not None:
+        libbpf.fingerprint = mainline.fingerprint
+    return [mainline] if libbpf is None else [mainline, libbpf]
+
+
+def data_version(directory: str | Path | None = None) -> str:
+    """``2026.12.01+<digest>``: the release label in VERSION plus a digest of the data files' content."""
+    base = Path(directory) if directory else data_dir()
+    try:
+        label = (base / VERSION_FILE).read_text(encoding="utf-8").strip()
+        digest = hashlib.sha256()
+        for name in [f"{n}.tsv" for n in FILES] + [DOCS_FILE]:
+            digest.update((base / name).read_bytes())
+        for name in LIBBPF_FILES:
+            if (base / f"{name}.tsv").exists():
+                digest.update((base / f"{name}.tsv").read_bytes())
+    except OSError as err:
+        raise DataError(f"{base}: {err.strerror}: {err.filename}") from None
+    return f"{label}+{digest.hexdigest()[:12]}"
