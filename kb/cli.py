@@ -14,6 +14,7 @@ import warnings
 import click
 
 from kb import __version__
+from kb.outputs.tables import LANGUAGES
 from kb.paths import DEFAULT_TABLES_DIR
 from kb.vocab.errors import KbgenError
 from kb.vocab.kinds import ITEM_KINDS as KINDS
@@ -193,7 +194,7 @@ def import_reference(reference_dir, header, data_dir, data_version, libbpf):
 
 
 @cli.command(short_help="Write C, Python and JSON lookup tables.")
-@click.option("--lang", "languages", multiple=True, type=click.Choice(("c", "python", "json", "macros")),
+@click.option("--lang", "languages", multiple=True, type=click.Choice(tuple(LANGUAGES)),
               help="Language to emit; repeat for several (default: c and python). macros: for a probed build "
                    "(--tree BUILD), the #defines of `bpftool feature probe macros`, named as bpftool names them.")
 @click.option("-o", "--output", default=DEFAULT_TABLES_DIR, show_default=True,

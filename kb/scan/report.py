@@ -31,6 +31,7 @@ from kb.scan.judge import (
     ObjectReport,
     ScanResult,
 )
+from kb.vocab.kinds import KINDS
 
 _STATUS_TEXT = {
     OK: "",
@@ -306,18 +307,17 @@ RULES = [
      "error"),
 ]
 _RULE_INDEX = {rule[0]: n for n, rule in enumerate(RULES)}
-_TOO_NEW_RULES = {"helper": "KBG001", "kfunc": "KBG002", "map_type": "KBG003", "prog_type": "KBG009",
-                  "attach_type": "KBG010", "feature": "KBG011"}
-_UNKNOWN_RULES = {"helper": "KBG004", "kfunc": "KBG005", "map_type": "KBG006", "section": "KBG012"}
+_UNKNOWN_SECTION_RULE = "KBG012"
 
 
 def _rule_for(f: Finding, kernel: str | None) -> str | None:
     if f.status == REMOVED and kernel:
         return "KBG008"
     if f.status == TOO_NEW and kernel:
-        return _TOO_NEW_RULES.get(f.kind, "KBG011")
+        return KINDS[f.kind].too_new_rule if f.kind in KINDS else "KBG011"
     if f.status == UNKNOWN:
-        return _UNKNOWN_RULES.get(f.kind, "KBG020")
+        return _UNKNOWN_SECTION_RULE if f.kind == "section" else KINDS[f.kind].unknown_rule if f.kind in KINDS \
+            else "KBG020"
     if f.status == REFUSED:
         return "KBG016" if f.kind == "license" else "KBG014"
     if f.status == ABSENT:

@@ -15,9 +15,15 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from kb.site import canned, rest, timeline
-from kb.site.publish import KIND_TABLES, TABLE_OF_KIND
 from kb.vocab.facts import AS_DOCUMENTED, CALLABLE_FROM, PROBED, WORKS_WITH, Window
-from kb.vocab.kinds import CMD, HELPER, KFUNC, MAINLINE, MAP_TYPE, PROG_TYPE, is_numbered
+from kb.vocab.kinds import (
+    HELPER,
+    KIND_OF_TABLE,
+    KINDS,
+    MAINLINE,
+    TABLE_OF_KIND,
+    is_numbered,
+)
 from kb.vocab.releases import BUILD_SCHEME
 
 Execute = Callable[..., Awaitable[list[dict]]]
@@ -25,16 +31,17 @@ Execute = Callable[..., Awaitable[list[dict]]]
 UPSTREAM_COMMIT = "https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git/commit/?id={sha}"
 MAN_PAGE = "https://man7.org/linux/man-pages/man7/bpf-helpers.7.html"
 EBPF_DOCS = "https://docs.ebpf.io/linux/"
-# kind -> the ebpf-docs section with one page per item, named by the item's full name.
-EBPF_DOCS_SECTIONS = {HELPER: "helper-function", KFUNC: "kfuncs", PROG_TYPE: "program-type", MAP_TYPE: "map-type",
-                      CMD: "syscall"}
-KIND_WORDS = timeline.KIND_WORDS
 QUALIFIER_WORDS = {
     AS_DOCUMENTED: "as documented (for the newest documented kernel; absence means not documented, not refused)",
     PROBED: "probed (a live probe of this build saw the verifier accept it)",
 }
 PUBLISHED_SQL = "select value from kb_meta where key = 'published_tree'"
 
+
+
+def word_of(kind: str) -> str:
+    """What people call an item of *kind* ("program type"); an unknown kind as it is."""
+    return KINDS[kind].word if kind in KINDS else kind
 
 @dataclass(frozen=True)
 class Links:
@@ -70,8 +77,9 @@ def doc_links(kind: str, name: str, signature: str | None = None) -> list[tuple[
         # A text fragment to the prototype: "bpf_NAME(" and its first argument word, which no description has.
         fragment = quote(f"{full}({rest.first_argument(signature) or ''}", safe="")
         links.append(("bpf-helpers(7) man page", f"{MAN_PAGE}#:~:text={fragment}"))
-    if kind in EBPF_DOCS_SECTIONS:
-        links.append(("ebpf-docs", f"{EBPF_DOCS}{EBPF_DOCS_SECTIONS[kind]}/{full}/"))
+    section = KINDS[kind].docs_section if kind in KINDS else None
+    if section:
+        links.append(("ebpf-docs", f"{EBPF_DOCS}{section}/{full}/"))
     return links
 
 
@@ -127,7 +135,7 @@ async def _relations(execute: Execute, links: Links, published: str, tree: str, 
                      WORKS_WITH: "Map types it works with"}.get(row["relation"], row["relation"])
             other = (row["other_kind"], row["other_value"], row["other_name"])
         else:
-            label = {CALLABLE_FROM: f"{KIND_WORDS.get(row['kind'], row['kind']).capitalize()}s it can call",
+            label = {CALLABLE_FROM: f"{word_of(row['kind']).capitalize()}s it can call",
                      WORKS_WITH: "Helpers that work with it"}.get(row["relation"], row["relation"])
             other = (row["kind"], row["value"], row["own_name"])
         group = groups.setdefault((label, row["qualifier"]), {
@@ -142,8 +150,8 @@ async def _relations(execute: Execute, links: Links, published: str, tree: str, 
 async def item_card(execute: Execute, links: Links, table: str, pks: tuple) -> dict | None:
     """Everything an item's page says, for the row *pks* of *table* (a per-kind table, or ``items``)."""
     published = await published_tree(execute)
-    if table in KIND_TABLES:
-        tree, kind, value = published, KIND_TABLES[table], pks[0]
+    if table in KIND_OF_TABLE:
+        tree, kind, value = published, KIND_OF_TABLE[table], pks[0]
     elif table == "items" and len(pks) == 3:
         tree, kind, value = pks
     else:
@@ -179,9 +187,9 @@ async def item_card(execute: Execute, links: Links, table: str, pks: tuple) -> d
         {"tree": tree, "kind": kind, "value": value})
     display = f"bpf_{item['name']}" if kind == HELPER else item["name"]
     return {
-        "tree": tree, "kind": kind, "kind_words": KIND_WORDS.get(kind, kind), "value": value, "name": item["name"],
-        "display_name": display, "heading": f"{KIND_WORDS.get(kind, kind)} {value}" if is_numbered(kind) else
-        KIND_WORDS.get(kind, kind),
+        "tree": tree, "kind": kind, "kind_words": word_of(kind), "value": value, "name": item["name"],
+        "display_name": display, "heading": f"{word_of(kind)} {value}" if is_numbered(kind) else
+        word_of(kind),
         "availability": availability_words(tree, item["scheme"], windows, bool(item["unreleased"]), item["first_rc"]),
         "first_release": item["first_release"], "removed_in": item["removed_in"],
         "release_url": links.query("arrived_in", {"release": item["first_release"]})
@@ -241,7 +249,7 @@ async def tree_card(execute: Execute, links: Links, name: str) -> dict | None:
         "releases": [dict(r, url=links.row("releases", (name, r["version"]))) for r in releases[-200:]],
         "releases_total": len(releases), "releases_url": links.table("releases", {"tree": name}),
         "counts": [dict(c, url=links.table("items", {"tree": name, "kind": c["kind"]}),
-                        words=KIND_WORDS.get(c["kind"], c["kind"])) for c in counts],
+                        words=word_of(c["kind"])) for c in counts],
         "sources": sources, "comparison": comparison, "compared": bool(comparison) or bool(
             name != MAINLINE and releases and counts),
         "section_tables": sections[0]["n"] if sections else 0,

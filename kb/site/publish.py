@@ -17,29 +17,9 @@ from kb.formats.atomic import OutputError
 from kb.site import sqlfunctions
 from kb.store import queries
 from kb.store.schema import BY_NAME, INDEXES
-
-# table -> item kind
-KIND_TABLES = {
-    "helpers": "helper",
-    "prog_types": "prog_type",
-    "map_types": "map_type",
-    "attach_types": "attach_type",
-    "link_types": "link_type",
-    "commands": "cmd",
-    "kfuncs": "kfunc",
-    "features": "feature",
-}
-TABLE_OF_KIND = {kind: table for table, kind in KIND_TABLES.items()}
+from kb.vocab.kinds import KIND_OF_TABLE, KINDS
 
 COLUMNS = ("id", "name", "first_release", "removed_in", "commit", "subject", "names", "source", "note", "tree")
-HELPER_COLUMNS = (*COLUMNS, "gpl_only", "signature", "description", "returns", "alt_commit")
-EXTRA_COLUMNS = {"helper": HELPER_COLUMNS, "kfunc": (*COLUMNS, "signature"),
-                 "feature": (*COLUMNS, "title", "detect", "libbpf")}
-
-# The columns full-text search covers, per kind (every table is searchable; the id too, so 195 finds helper 195).
-SEARCHED = {"helper": ("id", "name", "names", "signature", "description"), "kfunc": ("id", "signature"),
-            "feature": ("id", "title", "detect", "libbpf")}
-SEARCHED_DEFAULT = ("id", "name", "names")
 
 # Store tables whose columns hold versions (releases of their tree): they sort and compare as versions.
 VERSION_COLUMNS = {
@@ -125,13 +105,13 @@ def build(merged: sqlite3.Connection, path: str, tree: str | None = None) -> str
         sqlfunctions.register(target)
         _collate_versions(target)
         db = sqlite_utils.Database(target)
-        for table, kind in KIND_TABLES.items():
-            columns = EXTRA_COLUMNS.get(kind, COLUMNS)
-            _create_table(target, table, columns, "TEXT" if kind in ("kfunc", "feature") else "INTEGER")
+        for table, kind in KIND_OF_TABLE.items():
+            columns = (*COLUMNS, *KINDS[kind].columns)
+            _create_table(target, table, columns, "INTEGER" if KINDS[kind].numbered else "TEXT")
             db[table].insert_all(_record(item, name, docs) for item in rows if item.kind == kind)
             # Full-text search is what sqlite-utils does better than hand code: the FTS5 table and its filling.
             # Keyed on rowid, which every table has (kfuncs' text id is not a rowid).
-            db[table].enable_fts(list(SEARCHED.get(kind, SEARCHED_DEFAULT)), create_triggers=False)
+            db[table].enable_fts(list(KINDS[kind].searched), create_triggers=False)
         db["items"].enable_fts(["name", "title"], create_triggers=False)
         target.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('published_tree', ?)", (name,))
         target.commit()

@@ -10,15 +10,9 @@ from collections.abc import Callable
 
 from markupsafe import Markup, escape
 
-from kb.vocab.kinds import ITEM_KINDS
+from kb.vocab.kinds import KINDS
 
 # What each kind is called, one of it; the legend says them in the plural.
-KIND_WORDS = {"helper": "helper", "prog_type": "program type", "map_type": "map type", "attach_type": "attach type",
-              "link_type": "link type", "cmd": "bpf() command", "kfunc": "kfunc", "feature": "feature"}
-# The Okabe-Ito palette, distinguishable with the common colour-vision deficiencies, in ITEM_KINDS order.
-COLOURS = dict(zip(ITEM_KINDS, ("#0072B2", "#009E73", "#56B4E9", "#CC79A7", "#D55E00", "#999999", "#E69F00",
-                                "#F0E442")))
-KINDS = {kind: (KIND_WORDS[kind] + "s", colour) for kind, colour in COLOURS.items()}
 
 BAR, GAP = 12, 4
 LEFT, RIGHT, TOP, PLOT, BOTTOM = 36, 8, 34, 190, 46
@@ -39,7 +33,7 @@ def _ticks(top: int) -> list[int]:
 
 def _tooltip(release: str, counts: dict[str, int]) -> str:
     total = sum(counts.values())
-    parts = [f"{counts[k]} {KINDS[k][0] if counts[k] != 1 else KINDS[k][0][:-1]}" for k in KINDS if counts.get(k)]
+    parts = [f"{counts[k]} {KINDS[k].plural if counts[k] != 1 else KINDS[k].word}" for k in KINDS if counts.get(k)]
     return f"{release}: {total} arrived ({', '.join(parts)})" if parts else f"{release}: nothing arrived"
 
 
@@ -50,7 +44,7 @@ def svg(releases: list[tuple[str, dict[str, int]]], href: Callable[[str], str],
         return Markup("")
     ticks = _ticks(max(sum(c.values()) for _r, c in releases))
     scale = PLOT / ticks[-1] if ticks[-1] else 0
-    legend = sum(28 + 6 * len(label) for label, _colour in KINDS.values())
+    legend = sum(28 + 6 * len(k.plural) for k in KINDS.values())
     width = max(LEFT + len(releases) * (BAR + GAP) + RIGHT, LEFT + legend)
     height = TOP + PLOT + BOTTOM
     base = TOP + PLOT
@@ -59,7 +53,7 @@ def svg(releases: list[tuple[str, dict[str, int]]], href: Callable[[str], str],
             'font-family="sans-serif" font-size="10">'),
            f'<title id="kbgen-timeline-title">{escape(title)}</title>']
     x = LEFT
-    for kind, (label, colour) in KINDS.items():  # the legend, one row across the top
+    for kind, label, colour in ((k.name, k.plural, k.colour) for k in KINDS.values()):  # the legend, across the top
         out.append(f'<rect x="{x}" y="6" width="10" height="10" fill="{colour}"/>'
                    f'<text x="{x + 14}" y="15">{escape(label)}</text>')
         x += 14 + 6 * len(label) + 14
@@ -74,7 +68,7 @@ def svg(releases: list[tuple[str, dict[str, int]]], href: Callable[[str], str],
                    f'<title>{tip}</title>'
                    f'<rect x="{x - GAP // 2}" y="{TOP}" width="{BAR + GAP}" height="{PLOT}" fill="transparent"/>')
         y = float(base)
-        for kind, (_label, colour) in KINDS.items():
+        for kind, colour in ((k.name, k.colour) for k in KINDS.values()):
             if counts.get(kind):
                 h = counts[kind] * scale
                 y -= h

@@ -6,7 +6,7 @@ Answers are data (dataclasses), never text: rendering lives in kb.render and the
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import Window
@@ -130,10 +130,9 @@ def releases(conn: sqlite3.Connection, tree: str) -> list[ReleaseRow]:
         (tree,))]
 
 
-_ITEM_COLUMNS = (
-    "kind, value, name, first_release, first_release_key, removed_in, first_rc, introduced_by, subject, author, date,"
-    " alt_commit, note, unreleased, gpl_only, signature, title, detect, libbpf, source"
-)
+# ItemRow's own fields are columns of the items table, in order; the commit is stored as introduced_by.
+_ITEM_COLUMNS = ", ".join("introduced_by" if f.name == "commit" else f.name for f in fields(ItemRow)
+                          if f.default_factory is MISSING)
 
 
 def _kind_order(row: ItemRow) -> tuple:
@@ -156,7 +155,8 @@ def items(conn: sqlite3.Connection, tree: str, kind: str | None = None) -> list[
         windows.setdefault((k, v), []).append((Window(since, until), (since_key, until_key)))
     rows = []
     for row in conn.execute(f"SELECT {_ITEM_COLUMNS} FROM items WHERE {where}", params):
-        item = ItemRow(*row[:13], bool(row[13]), None if row[14] is None else bool(row[14]), *row[15:])
+        item = ItemRow(*row)
+        item.unreleased, item.gpl_only = bool(item.unreleased), None if item.gpl_only is None else bool(item.gpl_only)
         item.names = names.get((item.kind, item.value)) or [item.name]
         found = windows.get((item.kind, item.value), [])
         item.windows = [w for w, _keys in found]

@@ -125,9 +125,7 @@ def dump(facts: Facts, directory: str, data_version: str) -> list[str]:
     }
     files: dict[str, str] = {}
     for name, columns in FILES.items():
-        lines = [f"# {_HEADERS[name]}", "\t".join(columns)]
-        lines += ["\t".join(_cell(v) for v in row) for row in rows[name]]
-        files[os.path.join(directory, f"{name}.tsv")] = "\n".join(lines) + "\n"
+        files[os.path.join(directory, f"{name}.tsv")] = _tsv(name, columns, rows[name])
     docs = sorted(facts.helper_docs, key=lambda d: (d.value, d.variant))
     files[os.path.join(directory, DOCS_FILE)] = "".join(
         json.dumps(

@@ -6,6 +6,8 @@ column (data/features.tsv), each naming the feature item (kind ``feature``) it s
 
 from typing import NamedTuple
 
+from kb.formats.btf import enums as btf
+
 # Instruction classes (code & 0x07).
 CLASS_LD = 0x00
 CLASS_LDX = 0x01
@@ -196,14 +198,14 @@ KERNEL_ONLY_RULES = frozenset({"mmapable_map"})
 
 # BTF kind -> (rule, feature); an ENUM with kind_flag set (signed) counts as ENUM64.
 BTF_KIND_RULES = {
-    12: ("btf_func", "btf.func"),  # FUNC
-    13: ("btf_func", "btf.func"),  # FUNC_PROTO
-    14: ("btf_var_datasec", "btf.datasec_var"),  # VAR
-    15: ("btf_var_datasec", "btf.datasec_var"),  # DATASEC
-    16: ("btf_float", "btf.float"),
-    17: ("btf_decl_tag", "btf.decl_tag"),
-    18: ("btf_type_tag", "btf.type_tag"),
-    19: ("btf_enum64", "btf.enum64"),
+    btf.KIND_FUNC: ("btf_func", "btf.func"),
+    btf.KIND_FUNC_PROTO: ("btf_func", "btf.func"),
+    btf.KIND_VAR: ("btf_var_datasec", "btf.datasec_var"),
+    btf.KIND_DATASEC: ("btf_var_datasec", "btf.datasec_var"),
+    btf.KIND_FLOAT: ("btf_float", "btf.float"),
+    btf.KIND_DECL_TAG: ("btf_decl_tag", "btf.decl_tag"),
+    btf.KIND_TYPE_TAG: ("btf_type_tag", "btf.type_tag"),
+    btf.KIND_ENUM64: ("btf_enum64", "btf.enum64"),
 }
 BTF_SIGNED_ENUM_RULE = ("btf_signed_enum", "btf.enum64")
 BTF_GLOBAL_FUNC_RULE = ("global_function", "verifier.global_functions")

@@ -17,15 +17,11 @@ from dataclasses import dataclass
 from kb.formats.btf import enums
 from kb.formats.btf.reader import BTF, BTFError, BTFType, parse_btf
 from kb.vocab.kinds import (
-    ATTACH_TYPE,
-    CMD,
     ENUM_KINDS,
     HELPER,
     HELPER_ENUM,
     HELPER_PREFIX,
-    LINK_TYPE,
-    MAP_TYPE,
-    PROG_TYPE,
+    KINDS,
     is_sentinel,
 )
 
@@ -105,8 +101,7 @@ class BuildItems:
 
 
 # kind -> BuildItems field, for the enums of ENUM_KINDS.
-_FIELDS = {PROG_TYPE: "prog_types", MAP_TYPE: "map_types", ATTACH_TYPE: "attach_types", LINK_TYPE: "link_types",
-           CMD: "cmds"}
+_FIELDS = {kind: KINDS[kind].build_field for kind in ENUM_KINDS}
 
 
 def build_items(btf: BTF | bytes) -> BuildItems:

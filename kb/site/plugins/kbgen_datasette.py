@@ -20,8 +20,8 @@ from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
 from kb.site import canned, pages, rest, sqlfunctions
-from kb.site.publish import ALL_VERSION_COLUMNS, KIND_TABLES
-from kb.vocab.kinds import ITEM_KINDS, MAINLINE
+from kb.site.publish import ALL_VERSION_COLUMNS
+from kb.vocab.kinds import HELPER, ITEM_KINDS, KIND_OF_TABLE, KINDS, MAINLINE
 
 DATABASE = "kb"
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -35,13 +35,13 @@ COMPACT = {
     "helpers": ("id", "name", "first_release", "removed_in", "gpl_only", "commit", "signature"),
     "kfuncs": ("id", "first_release", "removed_in", "commit", "signature"),
     "features": ("id", "title", "first_release", "libbpf", "commit"),
-    **{table: _ENUM_COMPACT for table, kind in KIND_TABLES.items() if kind not in ("helper", "kfunc", "feature")},
+    **{k.table: _ENUM_COMPACT for k in KINDS.values() if k.numbered and k.name != HELPER},
     "items": ("tree", "kind", "value", "name", "first_release", "removed_in", "gpl_only", "introduced_by"),
     "helper_docs": ("tree", "value", "variant", "name", "signature"),
     "disagreements": ("tree", "kind", "value", "field", "used", "used_source", "other", "other_source"),
 }
 # Canned query parameters offered as a choice list: parameter -> [(value, label)].
-CHOICES = {"kind": [("", "all kinds"), *((kind, pages.KIND_WORDS[kind]) for kind in ITEM_KINDS)]}
+CHOICES = {"kind": [("", "all kinds"), *((k.name, k.word) for k in KINDS.values())]}
 PLACEHOLDERS = {"kernel": "5.15.0-91-generic", "items": "bpf_map_lookup_percpu_elem, bpf_loop, XDP, bpf_dynptr_slice",
                 "helpers": "bpf_map_lookup_elem, 195, skb_set_tstamp", "release": "5.19", "tree": "a tree or build",
                 "kind": ""}
@@ -254,7 +254,7 @@ def render_cell(row, value, column, table, database, datasette):
             return " → ".join(json.loads(value))
         except ValueError:
             return None
-    if column in ("first_release", "removed_in") and (table in KIND_TABLES or table is None) \
+    if column in ("first_release", "removed_in") and (table in KIND_OF_TABLE or table is None) \
             and _is_published(datasette, row) and _column(row, "error") is None:
         url = _links(datasette).query("arrived_in", {"release": value})
         return Markup(f'<a href="{escape(url)}">{escape(value)}</a>')
@@ -273,7 +273,7 @@ async def _template_vars(template, database, table, view_name, request, datasett
         return {"kbgen": await pages.landing(execute, links)}
     if database != DATABASE:
         return {}
-    if view_name == "row" and (table in KIND_TABLES or table == "items"):
+    if view_name == "row" and (table in KIND_OF_TABLE or table == "items"):
         return {"kbgen_item": await pages.item_card(execute, links, table, _pks(request))}
     if view_name == "row" and table == "trees":
         return {"kbgen_tree": await pages.tree_card(execute, links, _pks(request)[0])}
