@@ -14,11 +14,45 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import dataclass
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from collectors.libbpf_sections import RULE_CHANGES, MinedSections, SectionDef, mine_history
+from collectors.git import Repository
+from collectors.libbpf_sections import ReleaseTable, release_tables
 from kb.vocab.errors import KbgenError
+from kb.vocab.sections import RULE_CHANGES, SectionDef, first_understood
+
+
+@dataclass
+class Presence:
+    """Where a pattern is: the releases (version order) that have it and the first release after the last of
+    them (``None`` while the newest release has it)."""
+
+    releases: list[str]
+    removed_in: str | None
+
+    @property
+    def first_release(self) -> str:
+        return self.releases[0]
+
+
+def presence(tables: list[ReleaseTable]) -> dict[str, Presence]:
+    seen: dict[str, list[int]] = {}
+    for index, table in enumerate(tables):
+        for sec_def in table.defs:
+            indexes = seen.setdefault(sec_def.pattern, [])
+            if not indexes or indexes[-1] != index:
+                indexes.append(index)
+    return {pattern: Presence([tables[i].tag for i in indexes],
+                              tables[indexes[-1] + 1].tag if indexes[-1] + 1 < len(tables) else None)
+            for pattern, indexes in seen.items()}
+
+
+def first_tag(tables: list[ReleaseTable], name: str, **options) -> tuple[str, SectionDef] | None:
+    found = first_understood([t.table for t in tables], name, **options)
+    return ("v" + found[0].release, found[1]) if found else None
+
 
 NAMES = [
     "kprobe/do_sys_open", "kretprobe/x", "tracepoint/syscalls/sys_enter_open", "tp_btf/sched_switch",
@@ -46,18 +80,18 @@ def print_table(rows: list[list[str]]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
-def print_counts(mined: MinedSections) -> None:
+def print_counts(tables: list[ReleaseTable]) -> None:
     print("\nentries per release tag:")
     line = ""
-    for release in mined.releases:
+    for release in tables:
         cell = f"{release.tag}:{len(release.defs) if release.blob else 'no file'}"
         if len(line) + len(cell) > 110:
             print("  " + line)
             line = ""
         line += cell + "  "
     print("  " + line)
-    wanted = [r for r in mined.releases if r.tag.startswith("v0.0.")] + [
-        r for r in mined.releases if r.tag in ("v0.5.0", "v1.0.0")] + mined.releases[-1:]
+    wanted = [r for r in tables if r.tag.startswith("v0.0.")] + [
+        r for r in tables if r.tag in ("v0.5.0", "v1.0.0")] + tables[-1:]
     print("  asked for: " + ", ".join(f"{r.tag}={len(r.defs)}" for r in wanted))
 
 
@@ -67,25 +101,23 @@ def print_rules() -> None:
         print(f"  from {change.since:7} {change.rules:7} {change.commit[:12]} {change.subject}")
 
 
-def print_names(mined: MinedSections, names: list[str]) -> None:
-    newest = mined.releases[-1].tag
+def print_names(tables: list[ReleaseTable], names: list[str]) -> None:
+    newest = tables[-1].tag
     rows = [["section name", f"{newest} entry", "first release (entry then)", "same as newest since",
              "strict mode (0.6-0.8)", "last release"]]
     for name in names:
-        matches = mined.match(name)
-        now = matches[-1].sec_def if matches and matches[-1] else None
-        first = mined.first_release(name)
-        same = mined.first_release(name, same_as_newest=True)
-        strict_first = mined.first_release(name, strict=True)
-        strict_note = ""
-        if (strict_first and strict_first.tag) != (first and first.tag):
-            strict_note = f"first {strict_first.tag if strict_first else 'never'}"
-        last = next((m.tag for m in reversed(matches) if m), None)
+        matches = [t.table.match(name) for t in tables]
+        now = matches[-1]
+        first = first_tag(tables, name, same_as_newest=False)
+        same = first_tag(tables, name)
+        strict = next((t.tag for t in tables if t.table.match(name, strict=True)), None)
+        strict_note = f"first {strict or 'never'}" if strict != (first and first[0]) else ""
+        last = next((t.tag for t, m in zip(reversed(tables), reversed(matches)) if m), None)
         rows.append([
             name,
             describe(now),
-            f"{first.tag} {describe(first.sec_def)}" if first else "never",
-            same.tag if same else "-",
+            f"{first[0]} {describe(first[1])}" if first else "never",
+            same[0] if same else "-",
             strict_note,
             "" if now or last is None else last,
         ])
@@ -93,11 +125,12 @@ def print_names(mined: MinedSections, names: list[str]) -> None:
     print_table(rows)
 
 
-def print_changes(mined: MinedSections) -> None:
+def print_changes(tables: list[ReleaseTable]) -> None:
     print("\npatterns per release (+ first release that has it, - first release without it):")
-    for release in mined.releases:
-        added = sorted(p for p, presence in mined.patterns.items() if presence.first_release == release.tag)
-        removed = sorted(p for p, presence in mined.patterns.items() if presence.removed_in == release.tag)
+    patterns = presence(tables)
+    for release in tables:
+        added = sorted(p for p, where in patterns.items() if where.first_release == release.tag)
+        removed = sorted(p for p, where in patterns.items() if where.removed_in == release.tag)
         if added or removed:
             print(f"  {release.tag:8} " + " ".join([f"+{p}" for p in added] + [f"-{p}" for p in removed]))
 
@@ -111,27 +144,31 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
+    warnings: list[str] = []
     try:
-        mined = mine_history(args.repo, args.tags)
+        tables = release_tables(Repository(args.repo), args.tags, warnings)
     except KbgenError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     elapsed = time.perf_counter() - start
-    if not mined.releases:
+    if not tables:
         print(f"{args.repo}: no release tags", file=sys.stderr)
         return 2
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
-    with_table = sum(1 for r in mined.releases if r.defs)
-    print(f"{args.repo}: {len(mined.releases)} release tags, {with_table} with a section table, "
-          f"{mined.blobs_parsed} distinct blobs parsed, {len(mined.patterns)} distinct patterns, "
-          f"{len(mined.entries)} distinct (pattern, prog type, expected attach type); mined in {elapsed:.2f} s")
-    print_counts(mined)
+    with_table = sum(1 for r in tables if r.defs)
+    entries = {d.key for t in tables for d in t.defs}
+    print(f"{args.repo}: {len(tables)} release tags, {with_table} with a section table, "
+          f"{len({t.blob for t in tables if t.blob})} distinct blobs parsed, {len(presence(tables))} distinct "
+          f"patterns, {len(entries)} distinct (pattern, prog type, expected attach type); mined in {elapsed:.2f} s")
+    print_counts(tables)
     print_rules()
     start = time.perf_counter()
-    print_names(mined, args.name or NAMES)
+    print_names(tables, args.name or NAMES)
     print(f"\n(matching {len(args.name or NAMES)} names against every release: {time.perf_counter() - start:.2f} s)")
     if args.changes:
-        print_changes(mined)
+        print_changes(tables)
     return 0
 
 

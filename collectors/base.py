@@ -23,8 +23,9 @@ class Collector(Protocol):
     source_id: str  # stable across runs of the same source: facts are replaced per (tree, source)
 
     @classmethod
-    def accepts(cls, repo: str, **options) -> bool:
-        """Whether *repo* has what this collector reads (a libbpf repository's src/libbpf.c, say)."""
+    def accepts(cls, repo, **options) -> bool:
+        """Whether *repo* (a path or a :class:`collectors.git.Repository`) has what this collector reads (a
+        libbpf repository's src/libbpf.c, say)."""
 
     def fingerprint(self) -> str:
         """What a run depends on, cheaply computed; equal to the last run's means nothing new to find."""
@@ -46,10 +47,14 @@ def _load(path: str):
 
 
 def for_repository(repo: str, **options) -> list[Collector]:
-    """The collectors that have something to read in *repo*, set up with *options*."""
+    """The collectors that have something to read in *repo*, set up with *options*.  They share one
+    :class:`collectors.git.Repository`, so that a run lists the tags once."""
+    from collectors.git import Repository
+
+    repository = Repository(repo)
     found = []
     for path in REPOSITORY_COLLECTORS:
         cls = _load(path)
-        if cls.accepts(repo, **options):
-            found.append(cls(repo, **options))
+        if cls.accepts(repository, **options):
+            found.append(cls(repository, **options))
     return found

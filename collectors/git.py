@@ -1,20 +1,39 @@
-"""Read a git repository's objects directly: refs, history of one path, blobs.  Nothing is checked out.
+"""Read a git repository's objects directly, through gitpython: tags, the history of one path, the blob a
+commit holds at a path, blob contents.  Nothing is checked out.
 
-Shared by the collectors that mine git history.  One ``git`` process per question: one ``for-each-ref``
-for the tags, one ``log`` for the history of a path, one ``cat-file --batch-check`` for the blob every
-commit holds, and one ``cat-file --batch`` that is handed every blob id at once and streams the contents
-back (asking object by object would wait on a round trip per blob).
+The one git layer of the collectors.  Blobs are read through gitpython's object database of persistent
+``git cat-file`` processes (``GitCmdObjectDB``): one ``--batch-check`` process names the blob of every
+commit, one ``--batch`` process streams each distinct blob once.  The history of a path is one ``git log``.
+
+Git output is read as bytes, in NUL-separated records, and decoded field by field: a commit subject may
+hold any byte.  A tag whose name is not UTF-8 cannot be named in the knowledge base; it is warned about
+and skipped.
+
+The questions a no-op re-collect asks (where the git directory is, which commit a revision is, what the tags
+are) are answered by plain ``git`` processes, before gitpython is imported: importing it costs more than the
+whole answer (see bench/bench_collect.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
-import threading
 from dataclasses import dataclass
 
 from kb.vocab.errors import KbgenError
+from kb.vocab.warnings import warn
+
+# Far above any file a collector reads (bpf.h is 0.3 MB, libbpf.c 0.5 MB); a blob beyond it is refused
+# before it is read, so that a hostile repository cannot make a collect hold gigabytes.
+MAX_BLOB_SIZE = 64 << 20
+_CHUNK = 1 << 20
+_TAGS_PREFIX = b"refs/tags/"
+_TAG_FIELDS = ("%(refname)", "%(objectname)", "%(*objectname)", "%(creatordate:iso-strict)", "%(objecttype)",
+               "%(*objecttype)")
+_LOG_FIELDS = ("%H", "%an", "%aI", "%s")
+_COMMIT_RE = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 class CollectError(KbgenError):
@@ -37,113 +56,192 @@ class TagRef:
     date: str
 
 
+def _field(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace")
+
+
 class Repository:
+    """One git repository, read-only.  Answers are taken once per instance: an instance serves one run."""
+
     def __init__(self, path: str):
         if not os.path.exists(path):
             raise CollectError(f"{path}: no such directory")
         self.path = path
-        try:
-            out = subprocess.run(["git", "-C", path, "rev-parse", "--absolute-git-dir"], capture_output=True,
-                                 check=False)
-        except OSError as err:
-            raise CollectError(f"{path}: cannot run git ({err.strerror})") from None
-        if out.returncode != 0 or not out.stdout.strip():
+        out = self._run("-C", path, "rev-parse", "--absolute-git-dir", git_dir=False, quiet=True)
+        if out is None or not out.strip():
             raise CollectError(f"{path}: not a git repository")
-        self.git_dir = out.stdout.decode().strip()
+        self.git_dir = os.fsdecode(out.rstrip(b"\n"))
+        self._repo = None
+        self._pid = os.getpid()
+        self._tag_listing: bytes | None = None
+        self._tags: list[TagRef] | None = None
+        self._resolved: dict[str, str] = {}
+        self._sizes: dict[str, int] = {}
 
     @property
     def label(self) -> str:
         """The repository directory's name: ``linux`` for ``~/src/linux`` or ``linux.git``."""
         return os.path.basename(os.path.abspath(self.path).rstrip(os.sep)).removesuffix(".git") or self.path
 
-    def git(self, *args: str, input: bytes | None = None) -> bytes:
-        result = subprocess.run(["git", f"--git-dir={self.git_dir}", *args], input=input, capture_output=True,
-                                check=False)
+    # -- plain git processes: the cheap questions ---------------------------------------------------------
+
+    def _run(self, *args: str, git_dir: bool = True, quiet: bool = False) -> bytes | None:
+        command = ["git", f"--git-dir={self.git_dir}", *args] if git_dir else ["git", *args]
+        try:
+            result = subprocess.run(command, capture_output=True, check=False)
+        except OSError as err:
+            raise CollectError(f"{self.path}: cannot run git ({err.strerror})") from None
         if result.returncode != 0:
-            message = result.stderr.decode(errors="replace").strip().splitlines()
-            raise CollectError(f"git {args[0]} failed in {self.path}: {message[-1] if message else 'no message'}")
+            if quiet:
+                return None
+            raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(result.stderr)}")
         return result.stdout
 
     def resolve(self, rev: str) -> str:
-        try:
-            return self.git("rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
-        except CollectError:
-            raise CollectError(f"{self.path}: revision {rev!r} does not exist") from None
+        if rev not in self._resolved:
+            out = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", quiet=True)
+            if not out or not _COMMIT_RE.fullmatch(out.strip()):
+                raise CollectError(f"{self.path}: revision {rev!r} does not exist")
+            self._resolved[rev] = out.strip().decode()
+        return self._resolved[rev]
+
+    def has_file(self, rev: str, path: str) -> bool:
+        return self._run("cat-file", "-e", "--end-of-options", f"{rev}:{path}", quiet=True) is not None
+
+    def _listing(self) -> bytes:
+        if self._tag_listing is None:
+            self._tag_listing = self._run("for-each-ref", "--format=" + "%00".join(_TAG_FIELDS) + "%00",
+                                          "refs/tags")
+        return self._tag_listing
+
+    def refs_digest(self) -> str:
+        """What the tags are now; a new or moved tag changes it."""
+        return hashlib.sha256(self._listing()).hexdigest()
 
     def tags(self) -> list[TagRef]:
-        """Every tag that names a commit (linux's v2.6.11 tags a tree: not a release)."""
-        out = self.git(
-            "for-each-ref", "refs/tags",
-            "--format=%(refname:short)%1f%(objectname)%1f%(*objectname)%1f%(creatordate:iso-strict)%1f%(objecttype)"
-            "%1f%(*objecttype)",
-        )
-        found = []
-        for line in out.decode().splitlines():
-            name, obj, peeled, date, kind, peeled_kind = line.split("\x1f")
-            if (peeled_kind or kind) == "commit":
-                found.append(TagRef(name, peeled or obj, date))
-        return found
+        """Every tag that names a commit (linux's v2.6.11 tags a tree: not a release).  A tag whose name is
+        not UTF-8 is warned about, once per instance, and skipped."""
+        if self._tags is None:
+            self._tags = []
+            for record in self._listing().split(b"\0\n"):
+                if not record:
+                    continue
+                fields = record.split(b"\0")
+                if len(fields) != len(_TAG_FIELDS) or not fields[0].startswith(_TAGS_PREFIX):
+                    raise CollectError(f"{self.path}: cannot read the tag list at {_field(record[:80])!r}")
+                raw_name, obj, peeled, date, kind, peeled_kind = fields
+                try:
+                    name = raw_name[len(_TAGS_PREFIX):].decode("utf-8")
+                except UnicodeDecodeError:
+                    shown = raw_name[len(_TAGS_PREFIX):].decode("utf-8", errors="backslashreplace")
+                    warn(f"{self.path}: tag {shown!r} is not UTF-8; skipped")
+                    continue
+                if (peeled_kind or kind) == b"commit":
+                    self._tags.append(TagRef(name, (peeled or obj).decode("ascii"), _field(date)))
+        return self._tags
+
+    # -- through gitpython --------------------------------------------------------------------------------
+
+    @property
+    def repo(self):
+        """The gitpython repository, opened on first use.  A forked process opens its own: the persistent
+        ``cat-file`` processes of the parent's belong to the parent."""
+        if self._repo is None or self._pid != os.getpid():
+            import git
+
+            if self._repo is not None:
+                _INHERITED.append(self._repo)  # never collected here, so nothing here ends the parent's processes
+            try:
+                self._repo = git.Repo(self.git_dir, odbt=git.GitCmdObjectDB)
+            except git.GitError as err:
+                raise CollectError(f"{self.path}: cannot open the repository ({err})") from None
+            self._pid = os.getpid()
+        return self._repo
+
+    def close(self) -> None:
+        """End the persistent ``cat-file`` processes."""
+        if self._repo is not None and self._pid == os.getpid():
+            self._repo.close()
+        self._repo = None
+
+    def _git(self, *args: str) -> bytes:
+        import git
+
+        try:
+            return self.repo.git.execute(["git", *args], stdout_as_string=False, strip_newline_in_stdout=False)
+        except git.GitCommandError as err:
+            stderr = err.stderr.encode(errors="replace") if isinstance(err.stderr, str) else err.stderr or b""
+            raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(stderr)}") from None
 
     def is_shallow(self) -> bool:
         """A shallow clone: its history stops at grafted commits, so what looks first may not be."""
-        return self.git("rev-parse", "--is-shallow-repository").decode().strip() == "true"
-
-    def refs_digest(self) -> str:
-        return hashlib.sha256(self.git("for-each-ref", "refs/tags", "--format=%(refname)%1f%(objectname)")).hexdigest()
+        return self._git("rev-parse", "--is-shallow-repository").strip() == b"true"
 
     def revisions(self, starts: list[str], path: str) -> list[Revision]:
         """Commits that changed *path*, reachable from *starts*, parents before children."""
-        out = self.git("log", "--topo-order", "--reverse", "--format=%H%x1f%an%x1f%aI%x1f%s%x1e", *starts, "--", path)
+        out = self._git("log", "-z", "--topo-order", "--reverse", "--format=" + "%x00".join(_LOG_FIELDS), *starts,
+                        "--", path)
+        fields = out.split(b"\0")
+        if fields[-1] == b"":
+            fields.pop()
+        width = len(_LOG_FIELDS)
         revisions = []
-        for record in out.decode(errors="replace").split("\x1e"):
-            record = record.strip("\n")
-            if record:
-                commit, author, date, subject = record.split("\x1f", 3)
-                revisions.append(Revision(commit, author, date, subject))
+        for at in range(0, len(fields), width):
+            record = fields[at:at + width]
+            if len(record) != width or not _COMMIT_RE.fullmatch(record[0]):
+                raise CollectError(f"{self.path}: cannot read the history of {path} at record {at // width + 1}")
+            commit, author, date, subject = record
+            revisions.append(Revision(commit.decode("ascii"), _field(author), _field(date), _field(subject)))
         return revisions
 
     def blob_ids(self, commits: list[str], path: str) -> dict[str, str | None]:
-        """commit -> blob of *path* in it (None where the commit has no such file)."""
-        unique = list(dict.fromkeys(commits))
-        if not unique:
-            return {}
-        request = "".join(f"{c}:{path}\n" for c in unique).encode()
-        lines = self.git("cat-file", "--batch-check", input=request).decode().splitlines()
-        blobs = {}
-        for commit, line in zip(unique, lines):
-            fields = line.split()
-            blobs[commit] = fields[0] if len(fields) == 3 and fields[1] == "blob" else None
+        """commit -> blob of *path* in it (None where the commit has no such file), from the persistent
+        ``cat-file --batch-check``."""
+        if "\n" in path or "\0" in path:
+            raise CollectError(f"{self.path}: cannot read path {path!r}")
+        cat = self.repo.git
+        blobs: dict[str, str | None] = {}
+        for commit in dict.fromkeys(commits):
+            try:
+                sha, kind, size = cat.get_object_header(f"{commit}:{path}")
+            except ValueError:  # "<commit>:<path> missing"
+                blobs[commit] = None
+                continue
+            blobs[commit] = sha.decode("ascii") if kind == b"blob" else None
+            if kind == b"blob":
+                self._sizes[blobs[commit]] = size
         return blobs
 
-    def read_blob(self, blob: str) -> bytes:
-        return next(self.read_blobs([blob]))[1]
-
     def read_blobs(self, blobs: list[str]):
-        """Yield (blob, content) for every blob, in order, from one ``git cat-file --batch``."""
-        if not blobs:
-            return
-        process = subprocess.Popen(["git", f"--git-dir={self.git_dir}", "cat-file", "--batch"], stdin=subprocess.PIPE,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        """Yield (blob, content) for each distinct blob, in order, from the persistent ``cat-file --batch``.
 
-        def ask():
+        A blob larger than :data:`MAX_BLOB_SIZE` is refused, before its content is read where
+        :meth:`blob_ids` saw its size.
+        """
+        cat = self.repo.git
+        for blob in dict.fromkeys(blobs):
+            if self._sizes.get(blob, 0) > MAX_BLOB_SIZE:
+                raise self._too_large(blob, self._sizes[blob])
             try:
-                process.stdin.write("".join(f"{b}\n" for b in blobs).encode())
-                process.stdin.close()
-            except OSError:
-                pass  # git stopped early; reading says why
+                _sha, kind, size, stream = cat.stream_object_data(blob)
+            except ValueError:
+                raise CollectError(f"{self.path}: cannot read blob {blob}") from None
+            if kind != b"blob" or size > MAX_BLOB_SIZE:
+                while stream.read(_CHUNK):  # drained a chunk at a time, so that the next answer can be read
+                    pass
+                if kind != b"blob":
+                    raise CollectError(f"{self.path}: {blob} is a {_field(kind)}, not a blob")
+                raise self._too_large(blob, size)
+            yield blob, stream.read(size)
 
-        writer = threading.Thread(target=ask, daemon=True)
-        writer.start()
-        try:
-            for blob in blobs:
-                header = process.stdout.readline().split()
-                if len(header) != 3 or header[1] != b"blob":
-                    raise CollectError(f"{self.path}: cannot read blob {blob} ({b' '.join(header).decode()})")
-                content = process.stdout.read(int(header[2]))
-                process.stdout.read(1)  # the newline after the content
-                yield blob, content
-        finally:
-            process.stdout.close()
-            process.kill()
-            process.wait()
-            writer.join()
+    def _too_large(self, blob: str, size: int) -> CollectError:
+        return CollectError(f"{self.path}: blob {blob} holds {size} bytes, more than the {MAX_BLOB_SIZE} a "
+                            "collector reads")
+
+
+_INHERITED: list = []
+
+
+def _last_line(stderr: bytes) -> str:
+    lines = stderr.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no message"

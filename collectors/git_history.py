@@ -1,9 +1,9 @@
 """Mine a kernel tree's ``bpf.h`` history: for each id, the releases that have it, the commit that
 introduced it and every name it carried.
 
-How, and why it is cheap: one ``git log`` lists the revisions of the header (parents before children),
-one ``git cat-file --batch-check`` maps every revision and release tag to the blob it holds, and each
-distinct blob is read and parsed exactly once.  Nothing is checked out.
+How, and why it is cheap: one ``git log`` lists the revisions of the header (parents before children), the
+git layer's persistent ``cat-file --batch-check`` maps every revision and release tag to the blob it holds,
+and each distinct blob is read and parsed exactly once (:mod:`collectors.git`).  Nothing is checked out.
 
 The introducing commit of an item is the first revision, in topological order, whose header has it.  On a
 history with merges that is the commit on the side branch that added it, never the merge that brought it
@@ -11,7 +11,9 @@ in (git's default history simplification follows the branch the header came from
 
 Release tags are read by the release schemes of :mod:`kb.vocab.releases` (mainline, stable, Ubuntu, RHEL,
 Debian, suffixed, or a ``--tag-pattern``).  A header that cannot be parsed at a commit that is no release
-is skipped with a warning naming the commit; at a release tag it is an error.
+is skipped with a warning naming the commit; at a release tag it is an error.  A release tag without the
+header, once an earlier release had it, is a warning naming the tag: that release tells nothing about the
+items, it does not remove them.  A shallow clone, or a single release, is collected with a warning saying so.
 """
 
 from __future__ import annotations
@@ -57,9 +59,10 @@ class _Appearances:
     names: dict[tuple, dict[str, tuple[tuple, Revision | None]]] = field(default_factory=dict)
     aliases: set[tuple] = field(default_factory=set)
     first_release: dict[tuple, str] = field(default_factory=dict)
-    rc_present: dict[str, set[tuple]] = field(default_factory=dict)  # rc tag version -> items (with --rc)
+    # rc tag version -> items (with --rc); like present, only for tags that have the header
+    rc_present: dict[str, set[tuple]] = field(default_factory=dict)
     name_release: dict[tuple, str] = field(default_factory=dict)
-    present: dict[str, set[tuple]] = field(default_factory=dict)  # release version -> items
+    present: dict[str, set[tuple]] = field(default_factory=dict)  # release version -> items, where it has the header
 
 
 class GitHistoryCollector:
@@ -67,12 +70,12 @@ class GitHistoryCollector:
     reads = f"{HEADER_PATH} in every revision and at every release tag of a git repository"
 
     @classmethod
-    def accepts(cls, repo: str, **_options) -> bool:
+    def accepts(cls, repo: str | Repository, **_options) -> bool:
         return True
 
-    def __init__(self, repo: str, *, tree: str | None = None, path: str | None = None, tags: str | None = None,
-                 tag_pattern: str | None = None, rev: str = "HEAD", with_rc: bool = False):
-        self.repository = Repository(repo)
+    def __init__(self, repo: str | Repository, *, tree: str | None = None, path: str | None = None,
+                 tags: str | None = None, tag_pattern: str | None = None, rev: str = "HEAD", with_rc: bool = False):
+        self.repository = repo if isinstance(repo, Repository) else Repository(repo)
         self.tree = tree or self.repository.label
         self.path = path or HEADER_PATH
         self.tags_glob = (tags,) if isinstance(tags, str) else tuple(tags or ())
@@ -126,11 +129,18 @@ class GitHistoryCollector:
                 by_key[tag.release.key] = tag
         ordered = [by_key[key] for key in sorted(by_key)]
         first = next((t.release.key for t in ordered if not t.release.is_rc), None)
-        self.history_cut = self.repository.is_shallow() or any(
+        self.shallow = self.repository.is_shallow()
+        self.history_cut = self.shallow or any(
             r.scheme == scheme and not r.is_rc and first is not None and r.key < first for r in left_out)
         return ordered
 
     def collect(self, progress: Progress | None = None) -> Facts:
+        try:
+            return self._collect(progress)
+        finally:
+            self.repository.close()
+
+    def _collect(self, progress: Progress | None) -> Facts:
         # Taken before reading anything, so that a commit landing mid-run makes the next run look again.
         fingerprint = self.fingerprint()
         repo = self.repository
@@ -147,7 +157,7 @@ class GitHistoryCollector:
             tag.blob = blob_of[tag.ref.commit]
         if not any(t.blob for t in tags):
             raise CollectError(f"{repo.path}: {self.path} is missing at every release tag")
-        warnings: list[str] = []
+        warnings = self._history_warnings(tags)
         parsed, texts = self._parse_blobs(tags, revisions, blob_of[head], head, progress, warnings)
         found = _walk(revisions, tags, parsed)
         final = [t for t in tags if not t.release.is_rc]
@@ -171,6 +181,29 @@ class GitHistoryCollector:
         facts.helper_docs = _docs(facts.items, [texts[b] for b in dict.fromkeys(
             [blob_of[head], *(t.blob for t in reversed(tags))]) if b in texts], self.path, warnings)
         return facts
+
+    def _history_warnings(self, tags: list[_Tag]) -> list[str]:
+        """What the history lacks, one line each: the header at a release tag after an earlier release had it (that
+        release then tells nothing about the items; it does not remove them), older history (a shallow clone), a
+        second release."""
+        repo = self.repository.path
+        warnings = []
+        had = None
+        for tag in tags:
+            if tag.blob:
+                had = tag.name
+            elif had:
+                warnings.append(f"{repo}: {self.path} is missing at tag {tag.name} (after {had} had it); that "
+                                "release is taken to say nothing about the items, not to remove them")
+        final = [t for t in tags if t.blob and not t.release.is_rc]
+        if self.shallow:
+            first = final[0].name if final else tags[0].name
+            warnings.append(f"{repo}: a shallow clone: releases before {first} may be missing, so no item present "
+                            f"at {first} gets a first release")
+        elif len(final) == 1:
+            warnings.append(f"{repo}: {self.path} is at one release only ({final[0].name}): every item it has is "
+                            "taken as arriving there, and nothing can be seen leaving")
+        return warnings
 
     def _parse_blobs(self, tags, revisions, head_blob, head, progress, warnings):
         """Every distinct blob read once and parsed once; the text of release and head blobs kept for the helper
@@ -292,12 +325,11 @@ def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderF
     for tag in tags:
         header = parsed.get(tag.blob)
         version = tag.release.version
-        present = found.rc_present if tag.release.is_rc else found.present
-        present[version] = set()
         if header is None:
-            continue
+            continue  # no header at that tag: no word on any item
+        present = (found.rc_present if tag.release.is_rc else found.present).setdefault(version, set())
         for kind, value, name, alias_of in header.items():
-            present[version].add((kind, value))
+            present.add((kind, value))
             if tag.release.is_rc:
                 continue
             found.first_release.setdefault((kind, value), version)
@@ -310,19 +342,24 @@ def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderF
 
 
 def _windows(key: tuple, final: list[_Tag], present: dict[str, set[tuple]], cut: bool) -> list[Window]:
-    """Runs of consecutive releases that have the item: a revert and re-add gives two windows.  Where the
-    collected history is *cut* (older releases left out), a window open at the first release starts unknown."""
+    """Runs of consecutive releases that have the item: a revert and re-add gives two windows.  Releases without
+    the header are passed over.  Where the collected history is *cut* (older releases left out), a window open at
+    the first release with the header starts unknown."""
     windows: list[Window] = []
     since = None
     started = False
-    for position, tag in enumerate(final):
+    first = True
+    for tag in final:
         version = tag.release.version
+        if version not in present:
+            continue
         if key in present[version]:
             if not started:
-                since, started = (None if cut and position == 0 else version), True
+                since, started = (None if cut and first else version), True
         elif started:
             windows.append(Window(since, version))
             started = False
+        first = False
     if started:
         windows.append(Window(since))
     return windows
@@ -334,7 +371,7 @@ def _first_rc(key: tuple, first_release: str | None, rcs: list[_Tag], rc_present
         return None
     base = rules.kernel_key(first_release)[:3]
     for tag in rcs:
-        if tag.release.key[:3] == base and key in rc_present[tag.release.version]:
+        if tag.release.key[:3] == base and key in rc_present.get(tag.release.version, ()):
             return tag.release.version
     return None
 
@@ -342,6 +379,7 @@ def _first_rc(key: tuple, first_release: str | None, rcs: list[_Tag], rc_present
 def _items(found: _Appearances, tags: list[_Tag], newest: HeaderFacts | None, *, cut: bool) -> list[Item]:
     final = [t for t in tags if not t.release.is_rc]
     rcs = [t for t in tags if t.release.is_rc]
+    first_known = next((t.release.version for t in final if t.release.version in found.present), None)
     at_newest: dict[tuple, list[str]] = {}
     for kind, value, name, _alias in newest.items() if newest else ():
         at_newest.setdefault((kind, value), []).append(name)
@@ -359,7 +397,7 @@ def _items(found: _Appearances, tags: list[_Tag], newest: HeaderFacts | None, *,
             name=_current_name(names, at_newest.get(key)),
             first_release=first_release,
             first_rc=_first_rc(key, first_release, rcs, found.rc_present),
-            note=f"present at {final[0].release.version}, the first release collected; earlier releases were "
+            note=f"present at {first_known}, the first release collected; earlier releases were "
                  "not collected" if lower_bound else None,
             introduced_by=introduced.commit if introduced else None,
             subject=introduced.subject if introduced else None,

@@ -1,4 +1,4 @@
-"""libbpf section tables: every historical form parsed exactly, libbpf's matching rules, mining release tags."""
+"""libbpf section tables: every historical form parsed exactly, libbpf's matching rules, read at every release tag."""
 
 from __future__ import annotations
 
@@ -9,20 +9,21 @@ import textwrap
 import pytest
 
 import collectors.libbpf_sections as sections
-from collectors.libbpf_sections import (
+from collectors.git import Repository
+from collectors.libbpf_sections import release_tables
+from kb.formats.libbpf_source import SectionTableError, parse_section_defs
+from kb.vocab.errors import KbgenError
+from kb.vocab.sections import (
     MATCH_PREFIX,
     MATCH_SLOPPY,
     MATCH_STRICT,
     SectionDef,
-    SectionTableError,
+    first_understood,
     match_for_release,
     match_section,
     matching_rules,
-    mine_history,
-    parse_section_defs,
     table_rules,
 )
-from kb.vocab.errors import KbgenError
 
 
 def src(text: str) -> str:
@@ -555,88 +556,111 @@ def repo(tmp_path_factory):
     return r
 
 
-def test_mine_history_first_releases(repo):
-    mined = mine_history(repo.path)
-    assert [r.tag for r in mined.releases] == ["v0.0.9", "v0.1.0", "v0.2.0", "v0.2.1", "v1.0.0"]
-    assert [r.rules for r in mined.releases] == [MATCH_PREFIX] * 4 + [MATCH_STRICT]
-    assert [len(r.defs) for r in mined.releases] == [0, 5, 9, 9, 10]
-    assert [r.has_table for r in mined.releases] == [False, True, True, True, True]
-    assert mined.blobs_parsed == 4  # v0.2.0 and v0.2.1 share theirs
-    assert mined.release("v0.2.1").defs is mined.release("v0.2.0").defs
+def tables_of(path, tags=None, warnings=None):
+    return release_tables(Repository(str(path)), tags, warnings)
 
-    kprobe = mined.patterns["kprobe/"]
-    assert (kprobe.first_release, kprobe.last_release, kprobe.removed_in) == ("v0.1.0", "v0.2.1", "v1.0.0")
-    assert kprobe.releases == ["v0.1.0", "v0.2.0", "v0.2.1"]
-    assert mined.patterns["kprobe+"].first_release == "v1.0.0" and mined.patterns["kprobe+"].removed_in is None
-    assert mined.patterns["xdp"].first_release == "v0.1.0"
-    assert mined.patterns["lsm.s+"].first_release == "v1.0.0"
+
+def first(tables, name, *, same_as_newest=False) -> tuple[str, str] | None:
+    """The first release that understands *name* and the pattern it matches there."""
+    found = first_understood([t.table for t in tables], name, same_as_newest=same_as_newest)
+    return (found[0].release, found[1].pattern) if found else None
+
+
+def test_release_tables_of_every_release(repo):
+    tables = tables_of(repo.path)
+    assert [t.tag for t in tables] == ["v0.0.9", "v0.1.0", "v0.2.0", "v0.2.1", "v1.0.0"]
+    assert [t.table.rules for t in tables] == [MATCH_PREFIX] * 4 + [MATCH_STRICT]
+    assert [len(t.defs) for t in tables] == [0, 5, 9, 9, 10]
+    assert [t.blob is not None for t in tables] == [True] * 5
+    assert tables[3].defs is tables[2].defs  # v0.2.0 and v0.2.1 share their blob: parsed once
+
+    def having(pattern, *rest):
+        return [t.tag for t in tables if any(d.key[:1 + len(rest)] == (pattern, *rest) for d in t.defs)]
+
+    assert having("kprobe/") == ["v0.1.0", "v0.2.0", "v0.2.1"]
+    assert having("kprobe+") == ["v1.0.0"] and having("lsm.s+") == ["v1.0.0"]
+    assert having("xdp")[0] == "v0.1.0"
     # "xdp" changes meaning in v0.2.0 (expected attach type set): a new entry, same pattern
-    assert mined.entries[("xdp", "BPF_PROG_TYPE_XDP", None)].removed_in == "v0.2.0"
-    assert mined.entries[("xdp", "BPF_PROG_TYPE_XDP", "BPF_XDP")].first_release == "v0.2.0"
-
-    first = mined.first_release("kprobe/do_sys_open")
-    assert (first.tag, first.sec_def.pattern) == ("v0.1.0", "kprobe/")
-    assert mined.first_release("sk_lookup").tag == "v1.0.0"  # "sk_lookup/" wanted the slash
-    assert mined.first_release("sk_lookup/x").tag == "v0.2.0"
-    frags = mined.first_release("xdp.frags")
-    assert (frags.tag, frags.sec_def.pattern) == ("v0.1.0", "xdp")  # prefix matching understood it, as XDP
-    assert mined.first_release("xdp.frags", same_as_newest=True).tag == "v1.0.0"
-    assert mined.first_release("xdp", same_as_newest=True).tag == "v0.2.0"
-    assert mined.first_release("nothing/at_all") is None
-    matches = mined.match("xdp_devmap/x")
-    assert [m.sec_def.pattern if m else None for m in matches] == [None, "xdp", "xdp_devmap/", "xdp_devmap/", None]
+    assert having("xdp", "BPF_PROG_TYPE_XDP", None) == ["v0.1.0"]
+    assert having("xdp", "BPF_PROG_TYPE_XDP", "BPF_XDP")[0] == "v0.2.0"
 
 
-def test_mine_history_one_for_each_ref_one_cat_file_each_blob_parsed_once(repo, monkeypatch):
-    calls, parsed = [], []
-    real_run, real_parse = subprocess.run, sections.parse_section_defs
+def test_first_release_that_understands_a_name(repo):
+    tables = tables_of(repo.path)
+    assert first(tables, "kprobe/do_sys_open") == ("0.1.0", "kprobe/")
+    assert first(tables, "sk_lookup") == ("1.0.0", "sk_lookup")  # "sk_lookup/" wanted the slash
+    assert first(tables, "sk_lookup/x")[0] == "0.2.0"
+    assert first(tables, "xdp.frags") == ("0.1.0", "xdp")  # prefix matching understood it, as XDP
+    assert first(tables, "xdp.frags", same_as_newest=True)[0] == "1.0.0"
+    assert first(tables, "xdp", same_as_newest=True)[0] == "0.2.0"
+    assert first(tables, "nothing/at_all") is None
+    matches = [t.table.match("xdp_devmap/x") for t in tables]
+    assert [m.pattern if m else None for m in matches] == [None, "xdp", "xdp_devmap/", "xdp_devmap/", None]
 
-    def run(cmd, *args, **kwargs):
-        calls.append(cmd[3])
-        return real_run(cmd, *args, **kwargs)
+
+def test_release_tables_one_for_each_ref_one_cat_file_each_blob_parsed_once(repo, monkeypatch):
+    import git.cmd
+
+    repository = Repository(repo.path)
+    commands, parsed = [], []
+    real_popen, real_parse = subprocess.Popen, sections.parse_section_defs
+
+    class Counted(real_popen):
+        def __init__(self, args, *rest, **options):
+            commands.append(" ".join(a for a in args[1:] if not a.startswith("--git-dir")))
+            super().__init__(args, *rest, **options)
 
     def parse(source):
         parsed.append(source)
         return real_parse(source)
 
-    monkeypatch.setattr(sections.subprocess, "run", run)
+    monkeypatch.setattr(subprocess, "Popen", Counted)
+    monkeypatch.setattr(git.cmd, "safer_popen", Counted)
     monkeypatch.setattr(sections, "parse_section_defs", parse)
-    mine_history(repo.path)
-    assert calls == ["for-each-ref", "cat-file"]
-    assert len(parsed) == 4
+    release_tables(repository)
+    assert sorted(c.split(" --format")[0] for c in commands) == [
+        "cat-file --batch", "cat-file --batch-check", "for-each-ref"]
+    assert len(parsed) == len(set(parsed)) == 4
 
 
-def test_mine_history_explicit_tags_and_bare_repository(repo, tmp_path):
+def test_release_tables_explicit_tags_and_bare_repository(repo, tmp_path):
     bare = tmp_path / "bare.git"
     subprocess.run(["git", "clone", "-q", "--bare", repo.path, str(bare)], check=True)
-    mined = mine_history(str(bare), ["v1.0.0", "v0.1.0"])
-    assert [r.tag for r in mined.releases] == ["v0.1.0", "v1.0.0"]
-    assert mined.patterns["socket"].first_release == "v1.0.0"
+    tables = tables_of(bare, ["v1.0.0", "v0.1.0"])
+    assert [t.tag for t in tables] == ["v0.1.0", "v1.0.0"]
+    assert first(tables, "socket")[0] == "1.0.0"
     with pytest.raises(KbgenError, match="not a version"):
-        mine_history(str(bare), ["not-a-release"])
+        tables_of(bare, ["not-a-release"])
     with pytest.raises(KbgenError, match="no tag v9.9.9"):
-        mine_history(str(bare), ["v1.0.0", "v9.9.9"])
+        tables_of(bare, ["v1.0.0", "v9.9.9"])
 
 
-def test_mine_history_missing_file_and_bad_repository(repo, tmp_path):
+def test_missing_file_is_a_warning_not_a_removal(tmp_path):
     r = Repo(tmp_path / "gone")
     r.commit(MODERN, "table")
     r.git("tag", "v1.0.0")
     r.commit(None, "file removed")
     r.git("tag", "v1.1.0")
-    mined = mine_history(r.path)
-    assert [(x.tag, x.blob is not None, len(x.defs)) for x in mined.releases] == [("v1.0.0", True, 11),
-                                                                                  ("v1.1.0", False, 0)]
-    assert mined.patterns["tc"].removed_in == "v1.1.0"
+    warnings = []
+    tables = tables_of(r.path, warnings=warnings)
+    assert [(x.tag, x.blob is not None, len(x.defs)) for x in tables] == [("v1.0.0", True, 11), ("v1.1.0", False, 0)]
+    assert warnings == [(f"{r.path}: src/libbpf.c is missing at tag v1.1.0 (after v1.0.0 had one); that release is "
+                         "left out")]
+    facts = sections.LibbpfSectionsCollector(r.path).collect()
+    assert [x.version for x in facts.releases] == ["1.0.0"]
+    assert warnings[0] in facts.warnings
+
+
+def test_bad_repository(tmp_path):
     with pytest.raises(KbgenError, match="nowhere"):
-        mine_history(str(tmp_path / "nowhere"))
+        tables_of(tmp_path / "nowhere")
 
 
-def test_mine_history_bad_table_names_tag_and_line(tmp_path):
+def test_bad_table_names_tag_and_line(tmp_path):
     r = Repo(tmp_path / "bad")
     r.commit(MODERN.replace("SEC_USDT | SEC_SLEEPABLE", "SEC_USDT | SEC_SNOOZE"), "typo")
     r.git("tag", "v1.2.0")
     with pytest.raises(SectionTableError) as caught:
-        mine_history(r.path)
+        tables_of(r.path)
     assert "v1.2.0:src/libbpf.c line 20" in str(caught.value) and "SEC_SNOOZE" in str(caught.value)
     assert caught.value.line == 20
