@@ -92,37 +92,3 @@ def test_unknown_kind_names_its_offset():
     struct.pack_into("<I", data, start + 4, (info & ~(0x1F << 24)) | (31 << 24))
     with pytest.raises(BTFError, match=f"unknown BTF kind 31 at byte {start}"):
         parse_btf(bytes(data))
-
-
-def object_section(name, section):
-    from elftools.elf.elffile import ELFFile
-
-    return ELFFile(io.BytesIO((BPF / name).read_bytes())).get_section_by_name(section).data()
-
-
-def test_line_info_maps_instructions_to_source_lines():
-    from kb.formats.btf.ext import parse_line_info
-
-    btf = parse_btf(object_btf("multi.bpf.o"))
-    table = parse_line_info(object_section("multi.bpf.o", ".BTF.ext"), btf)
-    assert {"tracepoint/syscalls/sys_enter_openat", "socket", ".text"} <= set(table.by_section)
-    source = (BPF / "multi.bpf.c").read_text().splitlines()
-    for section, rows in table.by_section.items():
-        for row in rows:
-            assert row.file == "./multi.bpf.c"  # relative: the Makefile maps the build directory to "."
-            assert row.source == source[row.line - 1].strip(), (section, row)
-    first = table.lookup("socket", 0)
-    assert first.line == source.index("int sock(struct __sk_buff *skb)") + 1
-
-
-@pytest.mark.parametrize("mangle, message", [
-    (lambda d: d[:6], "too short for its header"),
-    (lambda d: b"\x00\x00" + d[2:], "bad magic"),
-    (lambda d: d[:-12], "runs past the section|run past the line info|truncated"),
-])
-def test_malformed_line_info(mangle, message):
-    from kb.formats.btf.ext import parse_line_info
-
-    btf = parse_btf(object_btf("multi.bpf.o"))
-    with pytest.raises(BTFError, match=message):
-        parse_line_info(mangle(object_section("multi.bpf.o", ".BTF.ext")), btf)

@@ -22,7 +22,6 @@ from kb.formats.bpf import enums, structs
 from kb.formats.bpf.btfindex import TypeIndex
 from kb.formats.bpf.elffile import ELFError, ELFFile, NotBPF, NotELF, Section, Symbol
 from kb.formats.bpf.instructions import DecodeError, check_length, scan_code
-from kb.formats.bpf.lines import LineIndex
 from kb.formats.btf.enums import (
     KIND_ARRAY,
     KIND_DECL_TAG,
@@ -34,6 +33,7 @@ from kb.formats.btf.enums import (
     KIND_TYPE_TAG,
     KIND_VAR,
 )
+from kb.formats.btf.ext import BTFExt
 from kb.formats.btf.reader import BTFError
 from kb.vocab.errors import KbgenError
 
@@ -216,7 +216,7 @@ class _Reader:
         self.path = path
         self.obj = BPFObject(path, elf.order)
         self.btf: TypeIndex | None = None
-        self.lines: LineIndex | None = None
+        self.ext: BTFExt | None = None
         self.externs: dict[str, _Extern] = {}
         self.by_start: dict[tuple[int, int], int] = {}  # (section index, byte offset) -> function index
         self.starts: dict[int, list[int]] = {}  # section index -> sorted function starts (bytes)
@@ -235,7 +235,7 @@ class _Reader:
         ext_section = elf.by_name.get(".BTF.ext")
         if self.btf is not None and ext_section is not None and ext_section.type != enums.SHT_NOBITS:
             with elf.data(ext_section) as view:
-                self.lines = LineIndex(view, self.btf)
+                self.ext = BTFExt(view, self.btf)
         executable = [s for s in elf.sections if s.executable]
         self._functions(executable)
         for section in executable:
@@ -283,7 +283,7 @@ class _Reader:
     def _resolver(self, section: str):
         resolve = self._resolvers.get(section, False)
         if resolve is False:
-            resolve = self._resolvers[section] = self.lines.resolver(section, self._source_line) if self.lines \
+            resolve = self._resolvers[section] = self.ext.resolver(section, self._source_line) if self.ext \
                 else None
         return resolve
 
@@ -556,8 +556,8 @@ class _Reader:
                 self._hit(rules["arena_section"], section, None)
             elif section.name == enums.LEGACY_MAPS_SECTION and section.size:
                 self._hit(rules["legacy_maps"], section, None)
-        if self.lines is not None and self.lines.core_relocations:
-            self._hit(rules["core_relocations"], elf.by_name[".BTF.ext"], None, count=self.lines.core_relocations)
+        if self.ext is not None and self.ext.core_relocation_count:
+            self._hit(rules["core_relocations"], elf.by_name[".BTF.ext"], None, count=self.ext.core_relocation_count)
         if self.btf is not None:
             self._btf_needs()
 

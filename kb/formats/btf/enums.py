@@ -41,3 +41,15 @@ REFERENCE_KINDS = {
 TRANSPARENT_KINDS = {KIND_TYPEDEF, KIND_VOLATILE, KIND_CONST, KIND_RESTRICT, KIND_TYPE_TAG}
 
 FUNC_LINKAGE = {0: "static", 1: "global", 2: "extern"}
+
+# enum bpf_core_relo_kind (include/uapi/linux/bpf.h): what a CO-RE relocation asks of the target's BTF.
+CORE_KIND_NAMES = {
+    0: "byte_off", 1: "byte_sz", 2: "field_exists", 3: "signed", 4: "lshift_u64", 5: "rshift_u64",
+    6: "local_type_id", 7: "target_type_id", 8: "type_exists", 9: "type_size", 10: "enumval_exists",
+    11: "enumval_value", 12: "type_matches",
+}
+CORE_FIELD_KINDS = frozenset(range(6))
+CORE_TYPE_KINDS = frozenset({6, 7, 8, 9, 12})
+CORE_ENUMVAL_KINDS = frozenset({10, 11})
+# The relocations whose value is a yes/no a program can branch on (bpf_core_*_exists, bpf_core_type_matches).
+CORE_EXISTENCE_KINDS = frozenset({2, 8, 10, 12})

@@ -36,6 +36,10 @@ EXT_HEADER = "HBBIIIII"
 EXT_INFO_SEC = "II"
 # struct bpf_line_info: insn_off (bytes, in an object file), file_name_off, line_off, line_col (line << 10 | col)
 LINE_INFO = "IIII"
+# After EXT_HEADER, when hdr_len says it is there: core_relo_off, core_relo_len.
+EXT_CORE = "II"
+# struct bpf_core_relo: insn_off, type_id, access_str_off, kind (enum bpf_core_relo_kind)
+CORE_RELO = "IIII"
 
 # kind -> (format of the data after its btf_type, True when that is one record per vlen member).
 # Kinds not listed have no data after their btf_type.
