@@ -8,10 +8,13 @@ same source said about the same tree; the merged view reconciles the sources of 
 from __future__ import annotations
 
 import importlib
+import multiprocessing
 from collections.abc import Callable
 from typing import Protocol
 
-from kb.vocab.facts import Facts
+from kb.vocab.errors import KbgenError
+from kb.vocab.facts import Facts, Release
+from kb.vocab.kinds import MAINLINE
 
 Progress = Callable[[int, int], None]
 
@@ -58,3 +61,40 @@ def for_repository(repo: str, **options) -> list[Collector]:
         if cls.accepts(repository, **options):
             found.append(cls(repository, **options))
     return found
+
+
+class CollectRefused(KbgenError):
+    """What was read is not what the tree it was asked for holds."""
+
+
+def kernel_like(releases: list[Release]) -> bool:
+    """Whether the releases that have the header look like kernel releases (3.x and later: bpf.h arrived in 3.18),
+    not a library's (libbpf 0.8, 1.4).  linux.git's 2.6 tags are releases too, but without the header."""
+    return all(int(r.base.split(".")[0]) >= 3 for r in releases if r.has_header)
+
+
+def _collect(collector: Collector) -> Facts:
+    return collector.collect()
+
+
+def gather(collectors: list[Collector], progress: Progress | None = None, *, force: bool = False) -> list[Facts]:
+    """Every collector's facts, the first read here (with progress), the others at the same time in forked
+    processes: a libbpf repository's bpf.h history and section tables are independent and each CPU-bound.
+
+    A mainline tree is refused releases that are not kernel releases (a libbpf clone) unless *force*.
+    """
+    if len(collectors) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        gathered = [c.collect(progress) for c in collectors]
+    else:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(len(collectors) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+            others = [pool.submit(_collect, c) for c in collectors[1:]]
+            gathered = [collectors[0].collect(progress), *(future.result() for future in others)]
+    for facts in gathered:
+        if facts.tree == MAINLINE and facts.releases and not kernel_like(facts.releases) and not force:
+            versions = ", ".join(r.version for r in facts.releases[:3])
+            raise CollectRefused(
+                f"{facts.source.id}: its releases ({versions}, ...) are not kernel releases; record them in another "
+                "tree (--tree libbpf), or give --force to record them as mainline anyway")
+    return gathered

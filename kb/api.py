@@ -6,13 +6,11 @@ Datasette machinery.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kb.paths import user_db
-from kb.vocab.errors import KbgenError
 from kb.vocab.kinds import HELPER, MAINLINE
 
 
@@ -34,16 +32,6 @@ class CollectResult:
     sources: list[CollectedSource]
 
 
-class CollectRefused(KbgenError):
-    pass
-
-
-def _kernel_like(releases) -> bool:
-    """Whether the releases that have the header look like kernel releases (3.x and later: bpf.h arrived in 3.18),
-    not a library's (libbpf 0.8, 1.4).  linux.git's 2.6 tags are releases too, but without the header."""
-    return all(int(r.base.split(".")[0]) >= 3 for r in releases if r.has_header)
-
-
 def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: str | list[str] | None = None,
             tag_pattern: str | None = None, rev: str = "HEAD", with_rc: bool = False, path: str | None = None,
             force: bool = False, progress: Callable[[int, int], None] | None = None) -> CollectResult:
@@ -52,7 +40,7 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
     Each collector's facts replace what an earlier run of the same source said about the tree, all in one
     transaction; a run whose fingerprint is unchanged does no work.
     """
-    from collectors.base import for_repository
+    from collectors.base import for_repository, gather
     from kb.store import database
 
     db = db or user_db()
@@ -67,13 +55,8 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
             results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
         else:
             pending.append(collector)
-    gathered = _collect_all(pending, progress)
+    gathered = gather(pending, progress, force=force)
     for facts in gathered:
-        if facts.tree == MAINLINE and facts.releases and not _kernel_like(facts.releases) and not force:
-            versions = ", ".join(r.version for r in facts.releases[:3])
-            raise CollectRefused(
-                f"{repo}: its releases ({versions}, ...) are not kernel releases; record them in another tree "
-                "(--tree libbpf), or give --force to record them as mainline anyway")
         results.append(CollectedSource(
             facts.collector, facts.source.id, "collected", len(facts.releases), len(facts.items),
             sum(1 for i in facts.items if i.unreleased), facts.warnings))
@@ -99,45 +82,28 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
     kernel accepts; then compare it with mainline at its base release.  Nothing is stored when anything fails."""
     from collectors.build import RUNNING_KERNEL_BTF, BuildBTFCollector, LiveProbeCollector
     from kb.outputs import compare as comparing
-    from kb.store import database, kbase
+    from kb.store import builds, kbase
 
     db = db or user_db()
     btf = BuildBTFCollector(source or RUNNING_KERNEL_BTF, tree=tree, release=release)
     collectors = [btf]
+    live_probe = None
     if live:
         names = None
         if os.path.abspath(btf.path) == RUNNING_KERNEL_BTF or btf.release == os.uname().release:
             found = btf.kernel.items()
             names = {kind: {e.name: e.value for e in members.enumerators} for kind, members in found.by_kind().items()}
-        collectors.append(LiveProbeCollector(tree=btf.tree, release=btf.release, names=names))
+        live_probe = LiveProbeCollector(tree=btf.tree, release=btf.release, names=names)
+        collectors.append(live_probe)
     gathered = [c.collect() for c in collectors]
-    # A build tree holds exactly one build: probing another kernel into it replaces the one it held.
-    earlier = database.tree_releases(db, btf.tree)
-    database.record(db, gathered, replacing=(btf.tree,) if earlier and earlier != [btf.release] else ())
+    builds.record(db, btf.tree, btf.release, gathered)
     results = [CollectedSource(f.collector, f.source.id, "collected", len(f.releases), len(f.items), 0, f.warnings)
                for f in gathered]
     merged = kbase.open_kb(db)
     comparison = comparing.compare(merged, btf.tree)
     return ProbeResult(CollectResult(btf.tree, db, results), comparison, os.path.abspath(btf.path),
                        btf.kernel.container, btf.kernel.version_source,
-                       [w for f in gathered for w in f.warnings], collectors[1].result if live else None)
-
-
-def _collect(collector):
-    return collector.collect()
-
-
-def _collect_all(collectors: list, progress) -> list:
-    """Every collector's facts, the first read here (with progress), the others at the same time in forked
-    processes: a libbpf repository's bpf.h history and section tables are independent and each CPU-bound."""
-    if len(collectors) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [c.collect(progress) for c in collectors]
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(len(collectors) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-        others = [pool.submit(_collect, c) for c in collectors[1:]]
-        first = collectors[0].collect(progress)
-        return [first, *(future.result() for future in others)]
+                       [w for f in gathered for w in f.warnings], live_probe.result if live_probe else None)
 
 
 def open_kb(db: str | None = None):
@@ -229,11 +195,11 @@ class Diff:
 
 
 def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> Diff:
-    from kb.store import queries
+    from kb.store import availability, queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
-    arrived, removed = queries.between(conn, name, old, new)
+    arrived, removed = availability.between(conn, name, old, new)
 
     def keep(changes):
         return [c for c in changes if kind in ("all", c.item.kind)]

@@ -122,3 +122,29 @@ def judge(item: queries.ItemRow, where: Target) -> Verdict:
     if status == "removed":
         return Verdict(REMOVED, False, window.since, window.until)
     return Verdict(_STATUS[status], status == "available", window.since if window else item.first_release, None)
+
+
+@dataclass(frozen=True)
+class Change:
+    item: queries.ItemRow
+    release: str | None  # where it arrived (the start of the window NEW is in) or went (the end of OLD's window)
+
+
+def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[list[Change], list[Change]]:
+    """(what a kernel *new* has that *old* lacks, what *old* has that *new* no longer has), judged by the rule;
+    each in the order of the release it arrived in or went in."""
+    low, high = target(conn, tree, old), target(conn, tree, new)
+    if compare(high, low) < 0:
+        raise TargetError(f"{new} is older than {old}")
+    arrived, removed = [], []
+    for item in queries.items(conn, tree):
+        before, after = judge(item, low), judge(item, high)
+        if after.available and not before.available:
+            arrived.append(Change(item, after.since))
+        elif before.available and not after.available:
+            removed.append(Change(item, after.removed_in))
+
+    def order(change: Change) -> tuple:
+        return (rules.kernel_key(change.release) if change.release else (), queries.kind_order(change.item))
+
+    return sorted(arrived, key=order), sorted(removed, key=order)

@@ -135,7 +135,7 @@ _ITEM_COLUMNS = ", ".join("introduced_by" if f.name == "commit" else f.name for 
                           if f.default_factory is MISSING)
 
 
-def _kind_order(row: ItemRow) -> tuple:
+def kind_order(row: ItemRow) -> tuple:
     order = {k: n for n, k in enumerate(ITEM_KINDS)}
     return (order.get(row.kind, 99), isinstance(row.value, str), row.value)
 
@@ -162,7 +162,7 @@ def items(conn: sqlite3.Connection, tree: str, kind: str | None = None) -> list[
         item.windows = [w for w, _keys in found]
         item.window_keys = [keys for _w, keys in found]
         rows.append(item)
-    rows.sort(key=_kind_order)
+    rows.sort(key=kind_order)
     return rows
 
 
@@ -240,36 +240,6 @@ def tree_version(conn: sqlite3.Connection, tree: str) -> str:
     if shipped:
         parts.append(f"shipped data {data_version(conn)}")
     return " + ".join(parts) or tree
-
-
-@dataclass(frozen=True)
-class Change:
-    item: ItemRow
-    release: str | None  # where it arrived (the start of the window NEW is in) or went (the end of OLD's window)
-
-
-def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[list[Change], list[Change]]:
-    """(what a kernel *new* has that *old* lacks, what *old* has that *new* no longer has), judged by the rule;
-    each in the order of the release it arrived in or went in."""
-    from kb.store import availability
-    from kb.vocab import rules
-
-    low, high = availability.target(conn, tree, old), availability.target(conn, tree, new)
-    if availability.compare(high, low) < 0:
-        raise QueryError(f"{new} is older than {old}")
-    arrived, removed = [], []
-    for item in items(conn, tree):
-        before, after = availability.judge(item, low), availability.judge(item, high)
-        if after.available and not before.available:
-            arrived.append(Change(item, after.since))
-        elif before.available and not after.available:
-            removed.append(Change(item, after.removed_in))
-
-    def order(change: Change) -> tuple:
-        return (rules.kernel_key(change.release) if change.release else (), _kind_order(change.item))
-
-    return sorted(arrived, key=order), sorted(removed, key=order)
-
 
 
 def covers(conn: sqlite3.Connection, tree: str) -> set[str]:
