@@ -30,7 +30,7 @@ from kb.vocab.facts import (
     Source,
     Window,
 )
-from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, MAINLINE, MAP_TYPE, PROG_TYPE, TREE_REFERENCE
+from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC, KINDS, MAINLINE, MAP_TYPE, PROG_TYPE, TREE_REFERENCE
 from kb.vocab.releases import MAINLINE_SCHEME
 
 HELPERS_FILE = "mainline-helpers.tsv"
@@ -133,7 +133,18 @@ def read_reference(directory: str, header_path: str | None = None) -> Facts:
         item, disagreements = _helper(row)
         facts.items.append(item)
         facts.disagreements += disagreements
+    enums, value_by_name = _enums(directory)
+    facts.items += enums
+    _kfuncs(directory, facts, value_by_name)
+    _compat(directory, facts, value_by_name)
+    facts.items += [_feature(row) for row in _rows(os.path.join(directory, FEATURES_FILE))]
+    if header_path:
+        _complete_from_header(facts, header_path)
+    return facts
 
+
+def _enums(directory: str) -> tuple[list[Item], dict[tuple[str, str], int]]:
+    """The enum items of the enums file (aliases folded into their originals), and (kind, name) -> value."""
     enums: dict[tuple, Item] = {}
     value_by_name: dict[tuple[str, str], int] = {}
     for row in _rows(os.path.join(directory, ENUMS_FILE)):
@@ -152,61 +163,62 @@ def read_reference(directory: str, header_path: str | None = None) -> Facts:
         enums[(kind, value)] = Item(kind, value, row["name"], row["version"] or None,
                                     introduced_by=row["commit"] or None, note=row["note"] or None, names=[name],
                                     source=_enum_source(row).id)
-    facts.items += enums.values()
+    return list(enums.values()), value_by_name
 
-    def prog_types(text: str, where: str) -> list[int]:
-        values = []
-        for name in filter(None, text.split(",")):
-            if (PROG_TYPE, name) not in value_by_name:
-                raise ReferenceError(f"{where}: unknown program type {name}")
-            values.append(value_by_name[(PROG_TYPE, name)])
-        return values
 
+def _values(text: str, kind: str, value_by_name: dict[tuple[str, str], int], where: str) -> list[int]:
+    """The values of a comma-separated list of *kind* enumerators."""
+    values = []
+    for name in filter(None, text.split(",")):
+        if (kind, name) not in value_by_name:
+            raise ReferenceError(f"{where}: unknown {KINDS[kind].word} {name}")
+        values.append(value_by_name[(kind, name)])
+    return values
+
+
+def _kfunc_windows(row: dict[str, str], path: str) -> list[Window]:
+    version = row["version"] or None
+    if row["windows"]:
+        try:
+            return Window.parse_list(row["windows"])
+        except ValueError as err:
+            raise ReferenceError(f"{path}: data row {row['_row']}: {err}") from None
+    return [Window(version, row["removed_in"] or None)] if version else []
+
+
+def _kfuncs(directory: str, facts: Facts, value_by_name: dict[tuple[str, str], int]) -> None:
     kfuncs: dict[str, Item] = {}
     path = os.path.join(directory, KFUNCS_FILE)
     for row in _rows(path):
         if row["name"] in kfuncs:
             raise ReferenceError(f"{path}: {row['name']} is listed twice")
         version = row["version"] or None
-        if row["windows"]:
-            try:
-                windows = Window.parse_list(row["windows"])
-            except ValueError as err:
-                raise ReferenceError(f"{path}: data row {row['_row']}: {err}") from None
-        elif version:
-            windows = [Window(version, row["removed_in"] or None)]
-        else:
-            windows = []
         kfuncs[row["name"]] = Item(KFUNC, row["name"], row["name"], version, introduced_by=row["commit"] or None,
-                                   note=row["note"] or None, windows=windows, source=EBPF_DOCS.id,
+                                   note=row["note"] or None, windows=_kfunc_windows(row, path), source=EBPF_DOCS.id,
                                    names=[ItemName(row["name"], row["commit"] or None, version)])
         facts.relations += [Relation(KFUNC, row["name"], CALLABLE_FROM, PROG_TYPE, v, EBPF_DOCS.id)
-                            for v in prog_types(row["prog_types"], f"{path}: {row['name']}")]
+                            for v in _values(row["prog_types"], PROG_TYPE, value_by_name, f"{path}: {row['name']}")]
     facts.items += kfuncs.values()
 
+
+def _compat(directory: str, facts: Facts, value_by_name: dict[tuple[str, str], int]) -> None:
     path = os.path.join(directory, COMPAT_FILE)
     helper_ids = {i.value for i in facts.items if i.kind == HELPER}
     for row in _rows(path):
         value = _number(row["helper_id"], path, row["_row"], "helper_id")
         if value not in helper_ids:
             raise ReferenceError(f"{path}: helper {value} is not in {HELPERS_FILE}")
+        where = f"{path}: helper {value}"
         facts.relations += [Relation(HELPER, value, CALLABLE_FROM, PROG_TYPE, v, EBPF_DOCS.id)
-                            for v in prog_types(row["prog_types"], f"{path}: helper {value}")]
-        for name in filter(None, row["map_types"].split(",")):
-            if (MAP_TYPE, name) not in value_by_name:
-                raise ReferenceError(f"{path}: helper {value}: unknown map type {name}")
-            facts.relations.append(Relation(HELPER, value, WORKS_WITH, MAP_TYPE, value_by_name[(MAP_TYPE, name)],
-                                            EBPF_DOCS.id))
+                            for v in _values(row["prog_types"], PROG_TYPE, value_by_name, where)]
+        facts.relations += [Relation(HELPER, value, WORKS_WITH, MAP_TYPE, v, EBPF_DOCS.id)
+                            for v in _values(row["map_types"], MAP_TYPE, value_by_name, where)]
 
-    for row in _rows(os.path.join(directory, FEATURES_FILE)):
-        facts.items.append(Item(FEATURE, row["id"], row["id"], row["first_release"] or None,
-                                introduced_by=row["commit"] or None, note=row["note"] or None,
-                                names=[ItemName(row["id"], row["commit"] or None, row["first_release"] or None)],
-                                title=row["title"], detect=row["detect"], libbpf=row["libbpf"] or None,
-                                source=FEATURES.id))
-    if header_path:
-        _complete_from_header(facts, header_path)
-    return facts
+
+def _feature(row: dict[str, str]) -> Item:
+    return Item(FEATURE, row["id"], row["id"], row["first_release"] or None, introduced_by=row["commit"] or None,
+                note=row["note"] or None, names=[ItemName(row["id"], row["commit"] or None, row["first_release"] or None)],
+                title=row["title"], detect=row["detect"], libbpf=row["libbpf"] or None, source=FEATURES.id)
 
 
 def _complete_from_header(facts: Facts, header_path: str) -> None:
