@@ -104,8 +104,11 @@ class BuildBTFCollector:
         )
         window = [Window(release.version)]
         for kind, members in found.by_kind().items():
-            for value in members.first_names:
-                spellings = _in_use_first([e.name for e in members.enumerators if e.value == value])
+            by_value: dict[int, list[str]] = {}  # in enum order, first names first
+            for e in members.enumerators:
+                by_value.setdefault(e.value, []).append(e.name)
+            for value, names_of_value in by_value.items():
+                spellings = _in_use_first(names_of_value)
                 names = [ItemName(n, is_alias=position > 0) for position, n in enumerate(spellings)]
                 facts.items.append(Item(kind, value, spellings[0], release.version, names=names,
                                         windows=list(window)))

@@ -107,40 +107,55 @@ _FIELDS = {kind: KINDS[kind].build_field for kind in ENUM_KINDS}
 def build_items(btf: BTF | bytes) -> BuildItems:
     """The helpers, BPF enums and kfuncs of the kernel build whose BTF (parsed, or raw bytes) is given.
 
-    Raises :class:`BTFError` for BTF that does not parse, or whose kfunc types do not render.
+    Looks only at the enums, the declaration tags and the types the tagged functions reach: time and memory
+    follow the size of the BTF, whatever it holds.  Raises :class:`BTFError` for BTF that does not parse, or
+    whose kfunc types do not render.
     """
     if not isinstance(btf, BTF):
         btf = parse_btf(btf)
     wanted = {HELPER_ENUM: HELPER} | {ENUM_KINDS[kind][0]: kind for kind in _FIELDS}
-    found: dict[str, BTFType] = {}
+    found: dict[str, int] = {}  # enum name -> type id of the fullest one
+    sizes: dict[str, int] = {}
+    for type_id in sorted(btf.ids(enums.KIND_ENUM) + btf.ids(enums.KIND_ENUM64)):
+        name = btf.type_name(type_id)
+        if name in wanted:
+            vlen = btf.info(type_id)[1]
+            if vlen > sizes.get(name, 0):
+                found[name], sizes[name] = type_id, vlen  # a forward-declared (empty) or smaller duplicate loses
     kfunc_ids: list[int] = []
     func_tags: dict[int, list[str]] = {}
     tagged = False
-    enum_kinds = (enums.KIND_ENUM, enums.KIND_ENUM64)
-    for t in btf.types:
-        kind = t.kind
-        if kind in enum_kinds:
-            if t.name in wanted and t.vlen > len(found[t.name].members if t.name in found else ()):
-                found[t.name] = t  # a forward-declared (empty) or smaller duplicate loses to the full one
-        elif kind == enums.KIND_DECL_TAG:
-            if t.name == KFUNC_TAG:
-                tagged = True
-            if t.extra and t.extra[0] == -1:
-                func_tags.setdefault(t.type, []).append(t.name)
-                if t.name == KFUNC_TAG:
-                    kfunc_ids.append(t.type)
-    items = {kind: _enum_items(found.get(enum), kind, enum) for enum, kind in wanted.items()}
+    for type_id in btf.ids(enums.KIND_DECL_TAG):
+        tag = btf.type(type_id)
+        if tag.name == KFUNC_TAG:
+            tagged = True
+        if tag.extra and tag.extra[0] == -1:
+            func_tags.setdefault(tag.type, []).append(tag.name)
+            if tag.name == KFUNC_TAG:
+                kfunc_ids.append(tag.type)
+    items = {kind: _enum_items(btf.type(found[enum]) if enum in found else None, kind, enum)
+             for enum, kind in wanted.items()}
     kfuncs: dict[str, KFunc] = {}
+    budget = [_render_budget(btf)]
     for type_id in sorted(set(kfunc_ids)):
         func = btf.type(type_id)
         if func.kind != enums.KIND_FUNC:
             continue  # pahole tags only functions; anything else is not a kfunc
         if func.name not in kfuncs:
-            kfuncs[func.name] = _kfunc(btf, func, tuple(dict.fromkeys(func_tags.get(type_id, ()))))
+            kfuncs[func.name] = _kfunc(btf, func, tuple(dict.fromkeys(func_tags.get(type_id, ()))), budget)
     return BuildItems(
         helpers=items[HELPER], **{field: items[kind] for kind, field in _FIELDS.items()},
         kfuncs=dict(sorted(kfuncs.items())), kfuncs_tagged=tagged,
     )
+
+
+def _render_budget(btf: BTF) -> int:
+    """Steps through the types that rendering every kfunc of a build may take together.
+
+    A real build's kfuncs take a few dozen steps each; the bound keeps a file of many tagged functions over
+    long type chains linear in its size (each rendering alone is bounded by the number of types).
+    """
+    return 4 * len(btf) + 4096
 
 
 def enum_values(t: BTFType) -> list[tuple[str, int]]:
@@ -172,15 +187,15 @@ def _enum_items(t: BTFType | None, kind: str, enum: str) -> EnumItems:
     return EnumItems(kind, enum, t.id, tuple(enumerators))
 
 
-def _kfunc(btf: BTF, func: BTFType, tags: tuple[str, ...]) -> KFunc:
+def _kfunc(btf: BTF, func: BTFType, tags: tuple[str, ...], budget: list[int]) -> KFunc:
     proto = btf.type(func.type)
     if proto.kind != enums.KIND_FUNC_PROTO:
         raise BTFError(f"FUNC {func.name} (type id {func.id}) refers to a {proto.kind_name}, not a FUNC_PROTO")
     return KFunc(
         name=func.name,
-        prototype=c_declaration(btf, func.type, func.name),
-        returns=c_declaration(btf, proto.type),
-        params=_params(btf, proto),
+        prototype=_declare(btf, func.type, func.name, budget),
+        returns=_declare(btf, proto.type, "", budget),
+        params=_params(btf, proto, budget),
         linkage=enums.FUNC_LINKAGE.get(func.vlen, f"linkage {func.vlen}"),
         type_id=func.id,
         tags=tags,
@@ -198,9 +213,9 @@ def function_prototype(btf: BTF, func_id: int) -> str:
 _QUALIFIERS = {enums.KIND_CONST: "const", enums.KIND_VOLATILE: "volatile", enums.KIND_RESTRICT: "restrict"}
 
 
-def _params(btf: BTF, proto: BTFType) -> tuple[tuple[str, str], ...]:
+def _params(btf: BTF, proto: BTFType, budget: list[int]) -> tuple[tuple[str, str], ...]:
     """(name, C type) of each parameter; ("", "...") for the unnamed void one that makes a function variadic."""
-    return tuple((name, "...") if _variadic(proto, index) else (name, c_declaration(btf, type_id))
+    return tuple((name, "...") if _variadic(proto, index) else (name, _declare(btf, type_id, "", budget))
                  for index, (name, type_id, _) in enumerate(proto.members))
 
 
@@ -221,7 +236,7 @@ def c_declaration(btf: BTF, type_id: int, name: str = "") -> str:
     ``c_declaration(btf, int_ptr_array, "a")`` is ``int *a[4]``; a function prototype type with a name
     gives the function's prototype.  Type tags (``__rcu``, ``__user``) are annotations, not C: left out.
     """
-    return _declare(btf, type_id, name, [len(btf.types) + 1])
+    return _declare(btf, type_id, name, [len(btf) + 1])
 
 
 def _declare(btf: BTF, type_id: int, inner: str, budget: list[int]) -> str:
@@ -231,7 +246,7 @@ def _declare(btf: BTF, type_id: int, inner: str, budget: list[int]) -> str:
     while True:
         budget[0] -= 1
         if budget[0] < 0:
-            raise BTFError(f"type id {start}: reference loop")
+            raise BTFError(f"type id {start}: reference loop (or declarations too deep for the size of the BTF)")
         t = btf.type(type_id)
         kind = t.kind
         if kind in _QUALIFIERS:

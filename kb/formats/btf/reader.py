@@ -2,6 +2,11 @@
 
 Decoding only; what a type means to kbgen (a map's type, a kfunc's name) is asked of the parsed
 :class:`BTF` by the code that needs it.  Every error names the byte offset it was found at.
+
+Parsing walks the type section once, as 32-bit words: it records where each type starts, checks that every
+type has a known kind and fits the section and that every name points at a terminated string, and notes the
+ids of the few kinds looked up by kind (enums, declaration tags, data sections).  A type becomes a
+:class:`BTFType` only when asked for: a kernel's BTF has some 10^5 types and a probe reads a few hundred.
 """
 
 from __future__ import annotations
@@ -9,6 +14,8 @@ from __future__ import annotations
 import functools
 import gc
 import struct
+import sys
+from array import array
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
 from typing import NamedTuple
@@ -41,42 +48,6 @@ class BTFType:
         return self.size_or_type
 
 
-@dataclass
-class BTF:
-    byte_order: str
-    version: int
-    flags: int
-    types: list[BTFType]  # types[0] is the void type
-    strings: bytes
-    base: BTF | None = None  # split BTF (a module's) refers to its base's ids
-
-    def __len__(self) -> int:
-        return len(self.types)
-
-    def type(self, type_id: int) -> BTFType:
-        if not 0 <= type_id < len(self.types):
-            raise BTFError(f"type id {type_id} out of range (0..{len(self.types) - 1})")
-        return self.types[type_id]
-
-    def resolve(self, type_id: int) -> BTFType:
-        """The type behind typedefs and qualifiers."""
-        seen = 0
-        t = self.type(type_id)
-        while t.kind in enums.TRANSPARENT_KINDS:
-            seen += 1
-            if seen > len(self.types):
-                raise BTFError(f"type id {type_id}: reference loop")
-            t = self.type(t.type)
-        return t
-
-    def by_name(self, name: str, kind: int | None = None) -> list[BTFType]:
-        return [t for t in self.types if t.name == name and (kind is None or t.kind == kind)]
-
-    def datasec(self, name: str) -> BTFType | None:
-        found = self.by_name(name, enums.KIND_DATASEC)
-        return found[0] if found else None
-
-
 class BTFHeader(NamedTuple):
     """struct btf_header, with where its two sections lie in the data."""
 
@@ -103,6 +74,96 @@ class BTFHeader(NamedTuple):
         return max(self.hdr_len, self.types_start + self.type_len, self.strings_start + self.str_len)
 
 
+def _void() -> BTFType:
+    return BTFType(0, enums.KIND_UNKN, "", 0, False, 0)
+
+
+# Kinds whose ids the parse notes, for lookups by kind without a walk over every type.
+NOTED_KINDS = (enums.KIND_ENUM, enums.KIND_ENUM64, enums.KIND_DECL_TAG, enums.KIND_DATASEC)
+
+
+class BTF:
+    """Parsed BTF: checked whole when parsed, each type decoded when first asked for (then kept)."""
+
+    def __init__(self, data, header: BTFHeader, layout: _Layout, base: BTF | None = None):
+        self.byte_order = header.byte_order
+        self.version = header.version
+        self.flags = header.flags
+        self.base = base  # split BTF (a module's) refers to its base's ids; not read yet
+        self._data = data
+        self._header = header
+        self._layout = layout
+        self._decoded: dict[int, BTFType] = {0: _void()}
+        self._names = _StringTable(data, header.strings_start, header.str_len)
+        self._all: list[BTFType] | None = None
+
+    def __len__(self) -> int:
+        return len(self._layout.offsets)
+
+    @property
+    def types(self) -> list[BTFType]:
+        """Every type, types[0] the void type: all decoded at once, for callers that look at them all."""
+        if self._all is None:
+            self._all = _decode_all(self._data, self._header)
+            self._decoded = dict(enumerate(self._all))
+        return self._all
+
+    @functools.cached_property
+    def strings(self) -> bytes:
+        """The string section."""
+        start = self._header.strings_start
+        return bytes(self._data[start : start + self._header.str_len])
+
+    def type(self, type_id: int) -> BTFType:
+        found = self._decoded.get(type_id)
+        if found is None:
+            if not 0 < type_id < len(self):
+                raise BTFError(f"type id {type_id} out of range (0..{len(self) - 1})")
+            found = self._decoded[type_id] = _decode(self._data, self._header, self._layout.offsets[type_id],
+                                                     type_id, self._names.__getitem__)
+        return found
+
+    def info(self, type_id: int) -> tuple[int, int, bool]:
+        """(kind, vlen, kind_flag) of a type, without decoding it."""
+        if not 0 < type_id < len(self):
+            t = self.type(type_id)
+            return t.kind, t.vlen, t.kind_flag
+        info = self._layout.words[self._layout.offsets[type_id] + 1]
+        return (info >> 24) & 0x1F, info & 0xFFFF, info >= 0x80000000
+
+    def type_name(self, type_id: int) -> str:
+        """A type's name, without decoding the rest of it."""
+        if not 0 < type_id < len(self):
+            return self.type(type_id).name
+        return self._names[self._layout.words[self._layout.offsets[type_id]]]
+
+    def ids(self, kind: int) -> list[int]:
+        """The ids of every type of *kind*, in id order."""
+        noted = self._layout.noted.get(kind)
+        if noted is not None:
+            return noted
+        return [i for i in range(len(self)) if self.info(i)[0] == kind]
+
+    def resolve(self, type_id: int) -> BTFType:
+        """The type behind typedefs and qualifiers."""
+        seen = 0
+        t = self.type(type_id)
+        while t.kind in enums.TRANSPARENT_KINDS:
+            seen += 1
+            if seen > len(self):
+                raise BTFError(f"type id {type_id}: reference loop")
+            t = self.type(t.type)
+        return t
+
+    def by_name(self, name: str, kind: int | None = None) -> list[BTFType]:
+        ids = self.ids(kind) if kind is not None else range(len(self))
+        return [self.type(i) for i in ids if self.type_name(i) == name]
+
+    def datasec(self, name: str) -> BTFType | None:
+        found = self.by_name(name, enums.KIND_DATASEC)
+        return found[0] if found else None
+
+
 def read_header(data) -> BTFHeader:
     """Check and decode the header of raw BTF: magic (either byte order), version, both sections inside *data*."""
     if len(data) < structs.size(structs.HEADER):
@@ -126,6 +187,93 @@ def read_header(data) -> BTFHeader:
     return header
 
 
+def parse_btf(data) -> BTF:
+    """Parse raw BTF (header, type section, string section); a :class:`BTFError` naming the byte if it is bad."""
+    if not isinstance(data, (bytes, bytearray)):
+        data = bytes(data)
+    header = read_header(data)
+    layout = _walk(data, header)
+    if layout is None:  # something is wrong: the full decoder says what, and where
+        _decode_all(data, header)
+        raise BTFError(f"type section at byte {header.types_start}: malformed")
+    return BTF(data, header, layout)
+
+
+# The words (4 bytes) a type takes, past its btf_type, per kind: (fixed, per vlen member).  Every record of BTF
+# is a whole number of words, so the type section is walked as words.
+_WORD = 4
+_TYPE_WORDS = structs.size(structs.TYPE) // _WORD
+_DATA_WORDS = {kind: (0, structs.size(fmt) // _WORD) if per_member else (structs.size(fmt) // _WORD, 0)
+               for kind, (fmt, per_member) in structs.KIND_DATA.items()}
+# Kinds whose members start with a name (a string offset), by words per member; DATASEC's members have none.
+_NAMED_MEMBERS = {kind: per for kind, (_fixed, per) in _DATA_WORDS.items() if per and kind != enums.KIND_DATASEC}
+
+
+class _Layout(NamedTuple):
+    words: object  # the type section as 32-bit words in the machine's order (memoryview or array)
+    offsets: array  # type id -> word offset of its btf_type (id 0, void, has none: 0)
+    noted: dict  # kind -> ids of that kind, for NOTED_KINDS
+
+
+def _words(data, header: BTFHeader):
+    start, length = header.types_start, header.type_len
+    native = "<" if sys.byteorder == "little" else ">"
+    if header.byte_order == native:
+        return memoryview(data)[start : start + length].cast("I")
+    words = array("I", data[start : start + length])
+    words.byteswap()
+    return words
+
+
+def _walk(data, header: BTFHeader) -> _Layout | None:
+    """Where each type starts and the ids of the noted kinds; None when any type is malformed (not said how)."""
+    if header.type_len % _WORD or array("I").itemsize != _WORD:
+        return None
+    strings_end = data.rfind(b"\0", header.strings_start, header.strings_start + header.str_len) + 1
+    names_below = strings_end - header.strings_start if strings_end else 0  # a name must start before the last NUL
+    words = _words(data, header)
+    offsets = array("I", [0])
+    noted: dict[int, list[int]] = {kind: [] for kind in NOTED_KINDS}
+    append = offsets.append
+    shapes: dict[int, tuple] = {}  # info word -> (words of the type, words per named member, noted ids or None)
+    shape_of = shapes.get
+    end = len(words)
+    top = 0  # the highest string offset of a name
+    w = 0
+    try:
+        while w < end:
+            info = words[w + 1]
+            shape = shape_of(info)
+            if shape is None:
+                shape = shapes[info] = _shape(info, noted)
+                if shape is None:
+                    return None
+            step, per, ids = shape
+            if ids is not None:
+                ids.append(len(offsets))
+            append(w)
+            if per:
+                name = max(words[w + _TYPE_WORDS : w + step : per])
+                if name > top:  # noqa: PLR1730 (max() here would be a call per type)
+                    top = name
+            w += step
+    except IndexError:  # fewer than two words left: a truncated btf_type
+        return None
+    if len(offsets) > 1:
+        top = max(top, max(map(words.__getitem__, offsets[1:])))  # the types' own names
+    if w != end or top >= names_below:
+        return None
+    return _Layout(words, offsets, noted)
+
+
+def _shape(info: int, noted: dict) -> tuple | None:
+    kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+    if kind not in enums.KIND_NAMES:
+        return None
+    fixed, per = _DATA_WORDS.get(kind, (0, 0))
+    return _TYPE_WORDS + fixed + per * vlen, _NAMED_MEMBERS.get(kind, 0) if vlen else 0, noted.get(kind)
+
+
 def _string(strings: bytes, offset: int, where: int) -> str:
     if offset >= len(strings) and offset != 0:
         raise BTFError(f"string offset {offset} past the string section (type at byte {where})")
@@ -135,12 +283,31 @@ def _string(strings: bytes, offset: int, where: int) -> str:
     return strings[offset:end].decode("utf-8", errors="replace")
 
 
+class _StringTable(dict):
+    """Strings of the string section by offset, decoded when first asked for; offsets inside a string work too.
+
+    Only for checked BTF: every offset asked for is one the parse found terminated inside the section.
+    """
+
+    def __init__(self, data, start: int, length: int):
+        super().__init__()
+        self.data, self.start, self.end = data, start, start + length
+
+    def __missing__(self, offset: int) -> str:
+        at = self.start + offset
+        end = self.data.find(b"\0", at, self.end)
+        if offset >= self.end - self.start and offset != 0 or end < 0:
+            raise BTFError(f"string offset {offset} past the string section")
+        found = self[offset] = self.data[at:end].decode("utf-8", errors="replace")
+        return found
+
+
 class _BadString(Exception):
     """A string offset the string section cannot answer; the parser re-raises it naming the type."""
 
 
-class _StringTable(dict):
-    """Every string of the string section by its offset, decoded once; offsets inside a string work too."""
+class _AllStrings(dict):
+    """Every string of the string section by its offset, decoded at once; offsets inside a string work too."""
 
     def __init__(self, strings: bytes):
         pieces = strings.split(b"\0")
@@ -168,29 +335,57 @@ def _records_struct(order: str, fmt: str, count: int) -> struct.Struct:
     return struct.Struct(order + fmt * count)
 
 
-def parse_btf(data: bytes) -> BTF:
-    """Parse raw BTF (header, type section, string section)."""
-    header = read_header(data)
+def _decode(data, header: BTFHeader, word: int, type_id: int, name_of) -> BTFType:
+    """The type whose btf_type is *word* words into the (checked) type section."""
+    order = header.byte_order
+    offset = header.types_start + word * _WORD
+    name_off, info, size_or_type = _records_struct(order, structs.TYPE, 1).unpack_from(data, offset)
+    kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+    members, extra = _kind_data(data, order, offset + _TYPE_WORDS * _WORD, kind, vlen, name_of)
+    return BTFType(type_id, kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type, members, extra)
+
+
+def _kind_data(data, order: str, offset: int, kind: int, vlen: int, name_of) -> tuple[list[tuple], tuple]:
+    """(members, extra) of a type whose data starts at *offset*."""
+    if kind not in structs.KIND_DATA:
+        return [], ()
+    fmt, per_member = structs.KIND_DATA[kind]
+    count = vlen if per_member else 1
+    flat = _records_struct(order, fmt, count).unpack_from(data, offset) if count else ()
+    if not per_member:
+        return [], flat
+    if kind == enums.KIND_FUNC_PROTO or kind == enums.KIND_ENUM:
+        return list(zip(map(name_of, flat[0::2]), flat[1::2], repeat(None))), ()
+    if kind == enums.KIND_STRUCT or kind == enums.KIND_UNION:
+        return list(zip(map(name_of, flat[0::3]), flat[1::3], flat[2::3])), ()
+    if kind == enums.KIND_ENUM64:
+        return [(name_of(n), (hi << 32) | (lo & 0xFFFFFFFF), None)
+                for n, lo, hi in zip(flat[0::3], flat[1::3], flat[2::3])], ()
+    return list(zip(repeat(None), flat[0::3], flat[1::3], flat[2::3])), ()  # DATASEC
+
+
+def _decode_all(data, header: BTFHeader) -> list[BTFType]:
+    """Every type, decoded in one pass; the first malformed one raises, naming its byte."""
     collecting = gc.isenabled()
     gc.disable()  # some 10^5 objects, none of them garbage: collections would only walk them (twice the time)
     try:
-        return _parse(data, header)
+        return _decode_types(data, header)
     finally:
         if collecting:
             gc.enable()
 
 
-def _parse(data, header: BTFHeader) -> BTF:
+def _decode_types(data, header: BTFHeader) -> list[BTFType]:
     order = header.byte_order
     strings = bytes(data[header.strings_start : header.strings_start + header.str_len])
-    name_of = _StringTable(strings).__getitem__
-    types = [BTFType(0, enums.KIND_UNKN, "", 0, False, 0)]
+    name_of = _AllStrings(strings).__getitem__
+    types = [_void()]
     append = types.append
     unpack_type = _records_struct(order, structs.TYPE, 1).unpack_from
     type_size = structs.size(structs.TYPE)
     offset = where = header.types_start
     end = offset + header.type_len
-    no_data, kind_data = _NO_DATA_KINDS, structs.KIND_DATA
+    kind_data = structs.KIND_DATA
     try:
         while offset < end:
             where = offset
@@ -199,38 +394,20 @@ def _parse(data, header: BTFHeader) -> BTF:
             name_off, info, size_or_type = unpack_type(data, offset)
             offset += type_size
             kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-            if kind in no_data:
-                append(BTFType(len(types), kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type, [], ()))
-                continue
-            if kind not in kind_data:
+            if kind not in enums.KIND_NAMES:
                 raise BTFError(f"unknown BTF kind {kind} at byte {where}")
-            fmt, per_member = kind_data[kind]
-            count = vlen if per_member else 1
-            step = structs.size(fmt)
-            if offset + step * count > end:
-                raise BTFError(f"type at byte {where}: {count} records run past the type section")
-            flat = _records_struct(order, fmt, count).unpack_from(data, offset) if count else ()
-            offset += step * count
-            members: list[tuple] = []
-            extra: tuple = ()
-            if not per_member:
-                extra = flat
-            elif kind == enums.KIND_FUNC_PROTO or kind == enums.KIND_ENUM:
-                members = list(zip(map(name_of, flat[0::2]), flat[1::2], repeat(None)))
-            elif kind == enums.KIND_STRUCT or kind == enums.KIND_UNION:
-                members = list(zip(map(name_of, flat[0::3]), flat[1::3], flat[2::3]))
-            elif kind == enums.KIND_ENUM64:
-                members = [(name_of(n), (hi << 32) | (lo & 0xFFFFFFFF), None)
-                           for n, lo, hi in zip(flat[0::3], flat[1::3], flat[2::3])]
-            else:  # DATASEC
-                members = list(zip(repeat(None), flat[0::3], flat[1::3], flat[2::3]))
+            if kind in kind_data:
+                fmt, per_member = kind_data[kind]
+                count = vlen if per_member else 1
+                if offset + structs.size(fmt) * count > end:
+                    raise BTFError(f"type at byte {where}: {count} records run past the type section")
+                members, extra = _kind_data(data, order, offset, kind, vlen, name_of)
+                offset += structs.size(fmt) * count
+            else:
+                members, extra = [], ()
             append(BTFType(len(types), kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type, members,
                            extra))
     except _BadString as bad:
         _string(strings, bad.args[0], where)  # raises the error, naming the type it was met in
         raise
-    return BTF(order, header.version, header.flags, types, strings)
-
-
-# Kinds whose btf_type is followed by nothing.
-_NO_DATA_KINDS = frozenset(enums.KIND_NAMES) - set(structs.KIND_DATA)
+    return types
