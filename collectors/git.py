@@ -72,11 +72,15 @@ class Repository:
             raise CollectError(f"{path}: not a git repository")
         self.git_dir = os.fsdecode(out.rstrip(b"\n"))
         self._repo = None
-        self._pid = os.getpid()
         self._tag_listing: bytes | None = None
         self._tags: list[TagRef] | None = None
         self._resolved: dict[str, str] = {}
         self._sizes: dict[str, int] = {}
+
+    def __getstate__(self) -> dict:
+        # A collector handed to a worker process travels without the gitpython repository: the persistent
+        # cat-file processes stay with this process, the worker opens its own.
+        return dict(self.__dict__, _repo=None)
 
     @property
     def label(self) -> str:
@@ -115,7 +119,9 @@ class Repository:
         return self._tag_listing
 
     def refs_digest(self) -> str:
-        """What the tags are now; a new or moved tag changes it."""
+        """What the tags are now; a new or moved tag changes it.  The tags are read here, before a run forks its
+        collectors, so that a name that must be skipped is warned about once."""
+        self.tags()
         return hashlib.sha256(self._listing()).hexdigest()
 
     def tags(self) -> list[TagRef]:
@@ -134,7 +140,7 @@ class Repository:
                     name = raw_name[len(_TAGS_PREFIX):].decode("utf-8")
                 except UnicodeDecodeError:
                     shown = raw_name[len(_TAGS_PREFIX):].decode("utf-8", errors="backslashreplace")
-                    warn(f"{self.path}: tag {shown!r} is not UTF-8; skipped")
+                    warn(f"{self.path}: tag {shown} is not UTF-8; skipped")
                     continue
                 if (peeled_kind or kind) == b"commit":
                     self._tags.append(TagRef(name, (peeled or obj).decode("ascii"), _field(date)))
@@ -144,25 +150,21 @@ class Repository:
 
     @property
     def repo(self):
-        """The gitpython repository, opened on first use.  A forked process opens its own: the persistent
-        ``cat-file`` processes of the parent's belong to the parent."""
-        if self._repo is None or self._pid != os.getpid():
+        """The gitpython repository, opened on first use."""
+        if self._repo is None:
             import git
 
-            if self._repo is not None:
-                _INHERITED.append(self._repo)  # never collected here, so nothing here ends the parent's processes
             try:
                 self._repo = git.Repo(self.git_dir, odbt=git.GitCmdObjectDB)
             except git.GitError as err:
                 raise CollectError(f"{self.path}: cannot open the repository ({err})") from None
-            self._pid = os.getpid()
         return self._repo
 
     def close(self) -> None:
         """End the persistent ``cat-file`` processes."""
-        if self._repo is not None and self._pid == os.getpid():
+        if self._repo is not None:
             self._repo.close()
-        self._repo = None
+            self._repo = None
 
     def _git(self, *args: str) -> bytes:
         import git
@@ -237,9 +239,6 @@ class Repository:
     def _too_large(self, blob: str, size: int) -> CollectError:
         return CollectError(f"{self.path}: blob {blob} holds {size} bytes, more than the {MAX_BLOB_SIZE} a "
                             "collector reads")
-
-
-_INHERITED: list = []
 
 
 def _last_line(stderr: bytes) -> str:

@@ -22,15 +22,17 @@ import fnmatch
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from collectors.base import Progress
 from collectors.git import CollectError, Repository, Revision, TagRef
-from kb.formats.header import HeaderFacts, HeaderParseError, parse_header
-from kb.formats.helper_docs import HelperDocError, parse_helper_docs
 from kb.vocab import rules
 from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Release, Source, Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, SOURCE_GIT, TREE_GIT
 from kb.vocab.releases import DEBIAN_SCHEME, TagPattern, TagRelease, parse_tag, release_scheme_of
+
+if TYPE_CHECKING:
+    from kb.formats.header import HeaderFacts, HeaderParseError
 
 HEADER_PATH = "include/uapi/linux/bpf.h"
 # Bump when parsing changes what a blob yields, so that a re-collect is not skipped as "nothing new".
@@ -220,6 +222,8 @@ class GitHistoryCollector:
                 where.setdefault(revision.blob, f"commit {revision.commit[:12]}")
         if head_blob:
             where.setdefault(head_blob, f"{self.rev} ({head[:12]})")
+        from kb.formats.header import HeaderParseError, parse_header  # not loaded by a no-op re-collect
+
         parsed: dict[str, HeaderFacts] = {}
         texts: dict[str, bytes] = {}
         for done, (blob, content) in enumerate(self.repository.read_blobs(list(where)), 1):
@@ -269,6 +273,8 @@ class GitHistoryCollector:
 
 def _located_error(content: bytes) -> HeaderParseError:
     """The parse error of a header, its line counted (the fast parse leaves lines out)."""
+    from kb.formats.header import HeaderParseError, parse_header
+
     try:
         parse_header(content)
     except HeaderParseError as err:
@@ -278,6 +284,8 @@ def _located_error(content: bytes) -> HeaderParseError:
 
 def _docs(items: list[Item], texts: list[bytes], path: str, warnings: list[str]) -> list[HelperDoc]:
     """The newest documentation of each helper: from the newest header (texts newest first) that documents it."""
+    from kb.formats.helper_docs import HelperDocError, parse_helper_docs
+
     value_of = {n.name: i.value for i in items if i.kind == HELPER for n in i.names}
     wanted = {i.value for i in items if i.kind == HELPER and i.value != 0}
     docs: list[HelperDoc] = []

@@ -13,7 +13,6 @@ import hashlib
 from dataclasses import dataclass
 
 from collectors.git import CollectError, Repository
-from kb.formats.libbpf_source import SectionTableError, parse_section_defs
 from kb.vocab import rules
 from kb.vocab.facts import Facts, Release, SectionRule, Source
 from kb.vocab.kinds import TREE_GIT
@@ -55,6 +54,8 @@ def release_tables(repository: Repository, tags: list[str] | None = None,
     A release tag without the file or without a table, after one that had a table, is a warning in
     *warnings*: that release says nothing, it does not remove every entry.
     """
+    from kb.formats.libbpf_source import SectionTableError, parse_section_defs  # not loaded by a no-op re-collect
+
     ordered = _release_tags(repository, tags)
     blob_of = repository.blob_ids([ref.commit for _version, ref in ordered], LIBBPF_C)
     where = {}
@@ -139,7 +140,7 @@ class LibbpfSectionsCollector:
         finally:
             repository.close()
         if not tables:
-            raise SectionTableError(f"{repository.path}: no release tag has a section table in {LIBBPF_C}")
+            raise CollectError(f"{repository.path}: no release tag has a section table in {LIBBPF_C}")
         if shallow:
             warnings.append(f"{repository.path}: a shallow clone: releases before {tables[0].tag} may be missing, "
                             "so a section name may have been understood before its first release here")

@@ -109,11 +109,11 @@ def test_bare_repository_gives_the_same_facts(history, collected, tmp_path):
 
 
 def test_each_distinct_blob_is_parsed_once(history, monkeypatch):
-    from collectors import git_history
+    from kb.formats import header
 
     parsed = []
-    real = git_history.parse_header
-    monkeypatch.setattr(git_history, "parse_header", lambda data, **kw: parsed.append(data) or real(data, **kw))
+    real = header.parse_header
+    monkeypatch.setattr(header, "parse_header", lambda data, **kw: parsed.append(data) or real(data, **kw))
     mine(history.path, tree="mainline")
     assert len(parsed) == len(set(parsed))
     blobs = set(history.repo.git.log("--format=", "--raw", "--no-abbrev", "--all", "--", "include").split())

@@ -11,6 +11,7 @@ import pytest
 import collectors.libbpf_sections as sections
 from collectors.git import Repository
 from collectors.libbpf_sections import release_tables
+from kb.formats import libbpf_source
 from kb.formats.libbpf_source import SectionTableError, parse_section_defs
 from kb.vocab.errors import KbgenError
 from kb.vocab.sections import (
@@ -603,7 +604,7 @@ def test_release_tables_one_for_each_ref_one_cat_file_each_blob_parsed_once(repo
 
     repository = Repository(repo.path)
     commands, parsed = [], []
-    real_popen, real_parse = subprocess.Popen, sections.parse_section_defs
+    real_popen, real_parse = subprocess.Popen, libbpf_source.parse_section_defs
 
     class Counted(real_popen):
         def __init__(self, args, *rest, **options):
@@ -616,7 +617,7 @@ def test_release_tables_one_for_each_ref_one_cat_file_each_blob_parsed_once(repo
 
     monkeypatch.setattr(subprocess, "Popen", Counted)
     monkeypatch.setattr(git.cmd, "safer_popen", Counted)
-    monkeypatch.setattr(sections, "parse_section_defs", parse)
+    monkeypatch.setattr(libbpf_source, "parse_section_defs", parse)
     release_tables(repository)
     assert sorted(c.split(" --format")[0] for c in commands) == [
         "cat-file --batch", "cat-file --batch-check", "for-each-ref"]
