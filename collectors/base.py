@@ -8,7 +8,6 @@ same source said about the same tree; the merged view reconciles the sources of 
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 from collections.abc import Callable
 from typing import Protocol
 
@@ -83,11 +82,16 @@ def gather(collectors: list[Collector], progress: Progress | None = None, *, for
 
     A mainline tree is refused releases that are not kernel releases (a libbpf clone) unless *force*.
     """
+    import multiprocessing  # here: a no-op re-collect never gathers
+
     if len(collectors) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         gathered = [c.collect(progress) for c in collectors]
     else:
         from concurrent.futures import ProcessPoolExecutor
 
+        from collectors.git import load_gitpython
+
+        load_gitpython()
         with ProcessPoolExecutor(len(collectors) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
             others = [pool.submit(_collect, c) for c in collectors[1:]]
             gathered = [collectors[0].collect(progress), *(future.result() for future in others)]

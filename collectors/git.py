@@ -241,6 +241,11 @@ class Repository:
                             "collector reads")
 
 
+def load_gitpython() -> None:
+    """Import gitpython now: a run about to fork its collectors loads it once, for every worker to inherit."""
+    import git  # noqa: F401
+
+
 def _last_line(stderr: bytes) -> str:
     lines = stderr.decode(errors="replace").strip().splitlines()
     return lines[-1] if lines else "no message"
