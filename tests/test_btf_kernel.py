@@ -88,6 +88,24 @@ def test_every_kind_reads_back_exactly(order):
 
 
 @ORDERS
+def test_types_decoded_when_asked_equal_the_whole_decode(order):
+    b = BTFBuilder()
+    expected = every_kind(b)
+    data = b.build(order)
+    btf = parse_btf(data)
+    assert len(btf) == len(expected)
+    assert [btf.type(i) for i in reversed(range(len(btf)))] == expected[::-1]  # before .types decodes them all
+    assert [btf.type_name(i) for i in range(len(btf))] == [t.name for t in expected]
+    assert [btf.info(i) for i in range(len(btf))] == [(t.kind, t.vlen, t.kind_flag) for t in expected]
+    for kind in enums.KIND_NAMES:
+        assert btf.ids(kind) == [t.id for t in expected if t.kind == kind], kind
+    assert btf.strings == data[-len(btf.strings):] and btf.strings.startswith(b"\0int\0")
+    assert btf.types == expected
+    with pytest.raises(BTFError, match=f"type id {len(expected)} out of range"):
+        btf.type(len(expected))
+
+
+@ORDERS
 def test_header_fields_and_a_longer_header(order):
     b = BTFBuilder()
     every_kind(b)
@@ -283,6 +301,25 @@ def test_rendering_edge_cases():
     b.decl_tag("bpf_kfunc", not_proto)
     with pytest.raises(BTFError, match="refers to a INT, not a FUNC_PROTO"):
         build_items(b.build())
+
+
+def test_many_kfuncs_over_a_long_chain_stay_linear():
+    """Each kfunc's prototype may walk every type; together they are held to a budget linear in the BTF."""
+    b = BTFBuilder()
+    chain = b.int("int", 4, 1)
+    for _ in range(5_000):
+        chain = b.const(chain)
+    proto = b.func_proto(chain, [("x", chain)])
+    for index in range(2_000):
+        b.decl_tag("bpf_kfunc", b.func(f"k{index}", proto))
+    with pytest.raises(BTFError, match="declarations too deep for the size of the BTF"):
+        build_items(b.build())
+    one = BTFBuilder()
+    chain = one.int("int", 4, 1)
+    for _ in range(5_000):
+        chain = one.const(chain)
+    one.decl_tag("bpf_kfunc", one.func("k", one.func_proto(chain, [])))
+    assert build_items(one.build()).kfuncs["k"].returns == "const " * 5_000 + "int"
 
 
 def _write(tmp_path, name, text):

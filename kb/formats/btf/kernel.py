@@ -13,6 +13,7 @@ Decoding only: plain dataclasses, nothing printed.  Prototypes are rendered as C
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kb.formats.btf import enums
 from kb.formats.btf.reader import BTF, BTFError, BTFType, parse_btf
@@ -29,8 +30,7 @@ from kb.vocab.kinds import (
 KFUNC_TAG = "bpf_kfunc"
 
 
-@dataclass(frozen=True)
-class Enumerator:
+class Enumerator(NamedTuple):
     name: str  # full enumerator (BPF_PROG_TYPE_XDP); for helpers without BPF_FUNC_ (map_lookup_elem)
     value: int
     alias_of: str | None = None  # the name with this value that came first in the enum (BPF_PROG_RUN's is
