@@ -155,7 +155,7 @@ class Repository:
             import git
 
             try:
-                self._repo = git.Repo(self.git_dir, odbt=git.GitCmdObjectDB)
+                self._repo = git.Repo(self.path, odbt=git.GitCmdObjectDB, search_parent_directories=True)
             except git.GitError as err:
                 raise CollectError(f"{self.path}: cannot open the repository ({err})") from None
         return self._repo
