@@ -63,38 +63,18 @@ JUDGED = f"""judged as (
 )"""
 
 
-def _asked(param: str) -> str:
-    """``asked(pos, word)``: the words of *param*, split at commas, spaces and line breaks, in order."""
-    text = f"replace(replace(replace(replace({param}, char(10), ','), char(13), ','), char(9), ','), ' ', ',')"
-    return f"""split(pos, word, rest) as (
-  select 0, '', {text} || ','
-  union all
-  select pos + 1, trim(substr(rest, 1, instr(rest, ',') - 1)), substr(rest, instr(rest, ',') + 1)
-  from split where rest <> ''
+def _resolved(tree: str, param: str) -> str:
+    """``resolved(...)``: what each asked word of *param* names in *tree*, as kb.store.resolve reads it (one row
+    per item; a word naming nothing has a row with no kind), and ``asked(pos, word, matched, suggestions)``."""
+    fields = ("pos", "word", "kind", "value", "name", "how", "note", "suggestions", "error")
+    columns = ", ".join(f"json_extract(r.value, '$.{f}')" for f in fields)
+    return f"""resolved({", ".join(fields)}) as (
+  select {columns} from json_each(kbgen_resolve({tree}, {param})) r
 ),
-asked(pos, word) as (select pos, word from split where word <> '')"""
-
-
-def _found(tree: str, kinds: tuple[str, ...] = ITEM_KINDS, prefix: str = "") -> str:
-    """``found(pos, kind, value)``: the items of *tree* each asked word names, as kb.queries.find_item finds them:
-    a number is a helper id; a name matches exactly where it can, else by its variants (bpf_, BPF_FUNC_,
-    an enumerator's short form)."""
-    kind_list = ", ".join(f"'{k}'" for k in kinds)
-    number = "(a.word glob '[0-9]*' and a.word not glob '*[^0-9]*')"
-    named = ("exists (select 1 from item_names n where n.tree = i.tree and n.kind = i.kind and n.value = i.value"
-             " and n.name = {word})")
-    return f"""{prefix}exact(pos, kind, value) as (
-  select a.pos, i.kind, i.value from asked a join items i on i.tree = {tree} and i.kind in ({kind_list})
-  where case when {number} then i.kind = '{HELPER}' and i.value = cast(a.word as integer)
-        else i.name = a.word or (typeof(i.value) = 'text' and i.value = a.word) or {named.format(word='a.word')} end
+asked(pos, word, matched, suggestions) as (
+  select pos, word, max(note), max(suggestions) from resolved where error is null group by pos, word
 ),
-{prefix}loose(pos, kind, value) as (
-  select distinct a.pos, i.kind, i.value from asked a join items i on i.tree = {tree} and i.kind in ({kind_list})
-  join json_each(kbgen_name_variants(a.word)) v
-  where not {number} and a.pos not in (select pos from {prefix}exact)
-    and (i.name = v.value or {named.format(word='v.value')})
-),
-{prefix}found(pos, kind, value) as (select * from {prefix}exact union all select * from {prefix}loose)"""
+found(pos, kind, value) as (select pos, kind, value from resolved where kind is not null)"""
 
 
 def _stand_in() -> str:
@@ -114,12 +94,13 @@ uncovered(kind) as (
 )"""
 
 
+# With no kernel (and a tree of many releases), each item's first release: what a kernel needs.
+NEEDS_ONLY = "(trim(:kernel) = '' and (select scheme from trees where name = (select tree from answering)) <> 'build')"
+
 CHECK = f"""with recursive
 {_placed()},
 {_stand_in()},
-{_asked(':items')},
-{_found('(select tree from placed)')},
-{_found(f"'{MAINLINE}'", prefix='mainline_')},
+{_resolved('(select tree from answering)', ':items')},
 judged(pos, kind, value, name, first_release, removed_in, verdict) as (
   select f.pos, i.kind, i.value, i.name, i.first_release, i.removed_in, {_verdict('i', 'p.key')}
   from found f join placed p join items i on i.tree = p.tree and i.kind = f.kind and i.value = f.value
@@ -127,31 +108,53 @@ judged(pos, kind, value, name, first_release, removed_in, verdict) as (
   select f.pos, i.kind, i.value, i.name, i.first_release, i.removed_in,
     json_set({_verdict('i', 's.key')}, '$.reason', json_extract({_verdict('i', 's.key')}, '$.reason')
              || ' (judged by {MAINLINE}: tree ' || (select tree from placed) || ' does not list it)')
-  from mainline_found f join stand_in s join items i on i.tree = '{MAINLINE}' and i.kind = f.kind
+  from found f join stand_in s join items i on i.tree = '{MAINLINE}' and i.kind = f.kind
     and i.value = f.value
   where i.kind in (select kind from uncovered) and not exists (
     select 1 from items t where t.tree = (select tree from placed) and t.kind = i.kind and t.value = i.value)
 ),
+unknown(pos, asked, why, error) as (
+  select a.pos, a.word, 'unknown to the knowledge base' || coalesce(' (did you mean ' || a.suggestions || '?)', ''),
+    'unknown item: ' || a.word || coalesce(' (did you mean ' || a.suggestions || '?)', '')
+  from asked a where not exists (select 1 from found f where f.pos = a.pos)
+),
 answers as (
-  select a.pos, a.word as asked, j.kind, j.value as id, j.name,
+  select a.pos, a.word as asked, j.kind, j.value as id, kbgen_display_name(j.kind, j.name) as name,
     coalesce(json_extract(j.verdict, '$.available'), 0) as available, j.first_release,
     coalesce(json_extract(j.verdict, '$.removed_in'), j.removed_in) as removed_in,
     coalesce(json_extract(j.verdict, '$.reason'), case when t.scheme = 'build' then 'not in the build ' || t.name
-                                                        else 'unknown to the knowledge base' end) as why,
-    (select tree from placed) as tree, (select label from placed) as judged_as,
-    case when j.kind is null and t.scheme <> 'build' then 'unknown item: ' || a.word end as error
-  from asked a left join judged j on j.pos = a.pos
+                                                        else u.why end) as why,
+    a.matched, (select tree from placed) as tree, (select label from placed) as judged_as,
+    case when j.kind is null and t.scheme <> 'build' then u.error end as error
+  from asked a left join judged j on j.pos = a.pos left join unknown u on u.pos = a.pos
   join trees t on t.name = (select tree from placed)
   where (select error from placed) is null
+),
+needs as (
+  select a.pos, a.word as asked, i.kind, i.value as id, kbgen_display_name(i.kind, i.name) as name,
+    null as available, i.first_release, i.removed_in,
+    coalesce(u.why, case when i.first_release is null then 'first release not known'
+                         else 'needs ' || i.first_release || ' or newer' end) as why,
+    a.matched, i.tree, null as judged_as, u.error
+  from asked a left join found f on f.pos = a.pos left join unknown u on u.pos = a.pos
+  left join items i on i.kind = f.kind and i.value = f.value and i.tree = coalesce(
+    (select t.tree from items t where t.tree = (select tree from answering) and t.kind = f.kind
+     and t.value = f.value), '{MAINLINE}')
+  where {NEEDS_ONLY}
 )
-select asked, kind, id, name, available, first_release, removed_in, why, tree, judged_as, error from (
-  select * from answers
+select asked, kind, id, name, available, first_release, removed_in, why, matched, tree, judged_as, error from (
+  select * from answers where not {NEEDS_ONLY}
   union all
-  select -1, trim(:kernel), null, null, null, null, null, null, null, tree, null, error from placed
+  select * from needs
+  union all
+  select -1, trim(:kernel), null, null, null, null, null, null, null, null, tree, null, error from placed
+  where error is not null and not {NEEDS_ONLY}
+  union all
+  select -1, null, null, null, null, null, null, null, null, null, null, null, error from resolved
   where error is not null
   union all
-  select -1, null, null, null, null, null, null, null, null, null, null, 'say which items to check'
-  where not exists (select 1 from asked) and (select error from placed) is null
+  select -1, null, null, null, null, null, null, null, null, null, null, null, 'say which items to check'
+  where not exists (select 1 from resolved) and ((select error from placed) is null or {NEEDS_ONLY})
 )
 order by available, pos, {kind_order('kind')}, id"""
 
@@ -195,12 +198,11 @@ order by change = 'removed', {kind_order('kind')}, id"""
 
 
 MIN_KERNEL_FOR_HELPERS = f"""with recursive
-{_asked(':helpers')},
-{_found(PUBLISHED, (HELPER,))},
+{_resolved(PUBLISHED, ':helpers')},
 rows as (
-  select a.pos, a.word, i.value as id, i.name, i.first_release, i.first_release_key, i.removed_in,
-    i.introduced_by
-  from asked a left join found f on f.pos = a.pos
+  select a.pos, a.word, i.value as id, kbgen_display_name(i.kind, i.name) as name, i.first_release,
+    i.first_release_key, i.removed_in, i.introduced_by
+  from asked a left join found f on f.pos = a.pos and f.kind = '{HELPER}'
   left join items i on i.tree = {PUBLISHED} and i.kind = f.kind and i.value = f.value
 ),
 ranked as (

@@ -46,6 +46,59 @@ def _take_indented(lines: list[str], i: int) -> tuple[list[str], int]:
     return _dedent(block), i
 
 
+def _bullets(lines: list[str], i: int, marker: str) -> tuple[tuple, int]:
+    """A bullet list of *marker* starting at *i*, and where it ends."""
+    n, items = len(lines), []
+    while i < n and (match := _BULLET.match(lines[i])) and match.group(1) == marker:
+        body = [lines[i][match.end():]]
+        i += 1
+        while i < n and (not lines[i].strip() or _indent(lines[i]) > 0):
+            if not lines[i].strip() and (i + 1 >= n or _indent(lines[i + 1]) == 0):
+                break
+            body.append(lines[i])
+            i += 1
+        items.append(_blocks([body[0]] + _dedent(body[1:])))
+        while i < n and not lines[i].strip():
+            i += 1
+    return ("bullets", items), i
+
+
+def _definitions(lines: list[str], term: str, i: int) -> tuple[tuple, int]:
+    """A definition list whose first term is *term*, its body indented from *i*; consecutive items form one
+    list.  Returns the list and where it ends."""
+    n, entries = len(lines), []
+    while True:
+        body, i = _take_indented(lines, i)
+        entries.append((term, _blocks(body)))
+        j = i
+        while j < n and not lines[j].strip():
+            j += 1
+        if j + 1 < n and _indent(lines[j]) == 0 and lines[j + 1].strip() and _indent(lines[j + 1]) > 0 \
+                and not _BULLET.match(lines[j]):
+            term, i = lines[j], j + 1
+            continue
+        return ("dl", entries), i
+
+
+def _paragraph(lines: list[str], para: list[str], i: int) -> tuple[list[tuple], int]:
+    """A paragraph, and the literal block its ending ``::`` introduces; and where they end."""
+    nodes, n = [], len(lines)
+    text = "\n".join(para)
+    literal = text.endswith("::")
+    if literal:
+        text = text[:-2].rstrip() if text[:-2].endswith((" ", "\n")) or text.strip() == "::" else text[:-1]
+    if text.strip():
+        nodes.append(("p", text))
+    if literal:
+        j = i
+        while j < n and not lines[j].strip():
+            j += 1
+        if j < n and _indent(lines[j]) > 0:
+            block, i = _take_indented(lines, j)
+            nodes.append(("literal", "\n".join(block)))
+    return nodes, i
+
+
 def _blocks(lines: list[str]) -> list[tuple]:
     """Parse lines (at indentation 0) into block nodes."""
     nodes: list[tuple] = []
@@ -61,19 +114,8 @@ def _blocks(lines: list[str]) -> list[tuple]:
             continue
         bullet = _BULLET.match(line)
         if bullet:
-            items = []
-            while i < n and (match := _BULLET.match(lines[i])) and match.group(1) == bullet.group(1):
-                body = [lines[i][match.end():]]
-                i += 1
-                while i < n and (not lines[i].strip() or _indent(lines[i]) > 0):
-                    if not lines[i].strip() and (i + 1 >= n or _indent(lines[i + 1]) == 0):
-                        break
-                    body.append(lines[i])
-                    i += 1
-                items.append(_blocks([body[0]] + _dedent(body[1:])))
-                while i < n and not lines[i].strip():
-                    i += 1
-            nodes.append(("bullets", items))
+            node, i = _bullets(lines, i, bullet.group(1))
+            nodes.append(node)
             continue
         para = [line]
         i += 1
@@ -81,34 +123,12 @@ def _blocks(lines: list[str]) -> list[tuple]:
             para.append(lines[i])
             i += 1
         if i < n and lines[i].strip() and len(para) == 1:
-            # A line followed at once by indented lines: a definition list item (consecutive ones form one list).
-            entries = []
-            while True:
-                body, i = _take_indented(lines, i)
-                entries.append((para[0], _blocks(body)))
-                j = i
-                while j < n and not lines[j].strip():
-                    j += 1
-                if j + 1 < n and _indent(lines[j]) == 0 and lines[j + 1].strip() and _indent(lines[j + 1]) > 0 \
-                        and not _BULLET.match(lines[j]):
-                    para, i = [lines[j]], j + 1
-                    continue
-                break
-            nodes.append(("dl", entries))
+            # A line followed at once by indented lines: a definition list item.
+            node, i = _definitions(lines, para[0], i)
+            nodes.append(node)
             continue
-        text = "\n".join(para)
-        literal = text.endswith("::")
-        if literal:
-            text = text[:-2].rstrip() if text[:-2].endswith((" ", "\n")) or text.strip() == "::" else text[:-1]
-        if text.strip():
-            nodes.append(("p", text))
-        if literal:
-            j = i
-            while j < n and not lines[j].strip():
-                j += 1
-            if j < n and _indent(lines[j]) > 0:
-                block, i = _take_indented(lines, j)
-                nodes.append(("literal", "\n".join(block)))
+        found, i = _paragraph(lines, para, i)
+        nodes += found
     return nodes
 
 

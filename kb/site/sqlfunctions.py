@@ -9,14 +9,28 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sqlite3
+import threading
+from collections import OrderedDict
 from types import SimpleNamespace
+from urllib.parse import quote
 
-from kb.store import availability, queries
+from kb.store import availability, resolve
 from kb.vocab import rules
 from kb.vocab.facts import Window
+from kb.vocab.kinds import HELPER
 from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 from kb.vocab.versions import Version, VersionError
+
+_RESOLVERS_LOCK = threading.Lock()
+
+
+def display_name(kind, name):
+    """SQL: the name shown everywhere (helpers with ``bpf_``)."""
+    if name is None:
+        return None
+    return f"bpf_{name}" if kind == HELPER and not str(name).startswith("bpf_") else name
 
 
 def version_key(text):
@@ -125,15 +139,68 @@ def release_key(scheme, text):
         return None
 
 
-def name_variants(text):
-    """SQL: every spelling a user may mean by *text* (kb.queries.name_variants), as a JSON array."""
-    return json.dumps(sorted(queries.name_variants(text or "")))
+# (database file, its size and time, tree) -> the Resolver of its names: the published database never changes
+# while served, and indexing its names takes a fifth of a second.
+_RESOLVERS: OrderedDict[tuple, resolve.Resolver] = OrderedDict()
+_RESOLVERS_KEPT = 8
+
+
+def _resolver(conn: sqlite3.Connection, tree: str) -> resolve.Resolver:
+    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:
+        return resolve.Resolver.of(conn, tree)
+    stat = os.stat(path)
+    key = (path, stat.st_size, stat.st_mtime_ns, tree)
+    with _RESOLVERS_LOCK:
+        found = _RESOLVERS.get(key)
+        if found is not None:
+            _RESOLVERS.move_to_end(key)
+            return found
+    # Indexed on a connection of its own: the asking query's time limit is for the question, not the index.
+    own = sqlite3.connect(f"file:{quote(path)}?mode=ro&immutable=1", uri=True)
+    own.create_collation("version", version_collation)
+    try:
+        found = resolve.Resolver.of(own, tree)
+    finally:
+        own.close()
+    with _RESOLVERS_LOCK:
+        _RESOLVERS[key] = found
+        while len(_RESOLVERS) > _RESOLVERS_KEPT:
+            _RESOLVERS.popitem(last=False)
+    return found
+
+
+def warm(conn: sqlite3.Connection, tree: str) -> None:
+    """Index the names of *tree* before the first question needs them."""
+    _resolver(conn, tree)
+
+
+def resolved(conn: sqlite3.Connection, tree: str | None, text: str | None) -> list[dict]:
+    """Every asked word of *text* with what it names in *tree* (kb.store.resolve): one row per item, one row
+    with no kind for a word that names nothing."""
+    if not tree or not (text or "").strip():
+        return []
+    rows = []
+    for match in _resolver(conn, tree).resolve_all(text):
+        base = {"pos": match.position, "word": match.word, "how": match.how, "note": match.note,
+                "suggestions": ", ".join(match.suggestions) or None}
+        rows += [dict(base, kind=i.kind, value=i.value, name=resolve.display_name(i)) for i in match.items] or [
+            dict(base, kind=None, value=None, name=None)]
+    return rows
 
 
 def register(conn: sqlite3.Connection) -> None:
+    def kbgen_resolve(tree, text):
+        """SQL: ``kbgen_resolve(tree, text)``: :func:`resolved` as a JSON array (an error: ``{"error"}``)."""
+        try:
+            return json.dumps(resolved(conn, tree, text))
+        except resolve.ResolveError as err:
+            return json.dumps([{"pos": 0, "word": None, "error": str(err)}])
+
     conn.create_function("version_key", 1, version_key, deterministic=True)
     conn.create_function("kbgen_target", 4, kbgen_target, deterministic=True)
     conn.create_function("kbgen_judge", 5, kbgen_judge, deterministic=True)
     conn.create_function("kbgen_release_key", 2, release_key, deterministic=True)
-    conn.create_function("kbgen_name_variants", 1, name_variants, deterministic=True)
+    conn.create_function("kbgen_resolve", 2, kbgen_resolve)
+    conn.create_function("kbgen_display_name", 2, display_name, deterministic=True)
     conn.create_collation("version", version_collation)

@@ -78,3 +78,48 @@ def svg(releases: list[tuple[str, dict[str, int]]], href: Callable[[str], str],
                    f'fill="#333">{escape(release)}</text></a>')
     out.append(f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{base}" y2="{base}" stroke="#888"/></svg>')
     return Markup("".join(out))
+
+
+def check_chart(rows: list[dict], kernel: str | None, key: Callable[[str], tuple | None]) -> Markup:
+    """Each checked item's first release against the asked kernel: one row an item, releases across (the
+    releases named, in version order), a dot coloured by kind, the kernel a vertical line.  *key* orders
+    versions (kb.site.sqlfunctions.version_key)."""
+    items = [r for r in rows if r.get("first_release") and key(r["first_release"]) is not None][:60]
+    if not items:
+        return Markup("")
+    asked = key(kernel) if kernel else None
+    stops = sorted({r["first_release"] for r in items}, key=key)
+    name_width = min(260, 7 * max(len(r["name"] or "") for r in items) + 12)
+    step = 44
+    width = name_width + step * (len(stops) + 1)
+    height = 40 + 20 * len(items)
+
+    against = f" against {escape(kernel)}" if kernel else ""
+
+    def x_of(version_key: tuple) -> float:
+        before = sum(1 for s in stops if key(s) <= version_key)
+        return name_width + step * (before - 0.5) if before else name_width + step * 0.1
+
+    out = [(f'<svg class="kbgen-check-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'width="{width}" height="{height}" role="img" aria-labelledby="kbgen-check-chart-title" '
+            'font-family="sans-serif" font-size="11">'),
+           f'<title id="kbgen-check-chart-title">Each item\'s first release{against}</title>']
+    for index, stop in enumerate(stops):
+        x = name_width + step * (index + 0.5)
+        out.append(f'<line x1="{x}" x2="{x}" y1="22" y2="{height - 8}" stroke="#eee"/>'
+                   f'<text x="{x}" y="14" text-anchor="middle" fill="#555">{escape(stop)}</text>')
+    if asked is not None:
+        x = x_of(asked) + step * 0.25
+        out.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="18" y2="{height - 4}" stroke="#b3261e" stroke-width="2"'
+                   f' stroke-dasharray="4 3"/><text x="{x + 4:.1f}" y="{height - 6}" fill="#b3261e">'
+                   f'{escape(kernel)}</text>')
+    for index, row in enumerate(items):
+        y = 34 + 20 * index
+        x = name_width + step * (stops.index(row["first_release"]) + 0.5)
+        colour = KINDS[row["kind"]].colour if row.get("kind") in KINDS else "#333"
+        out.append(f'<text x="{name_width - 8}" y="{y + 4}" text-anchor="end">{escape(row["name"] or "")}</text>'
+                   f'<line x1="{name_width}" x2="{x}" y1="{y}" y2="{y}" stroke="#ccc"/>'
+                   f'<circle cx="{x}" cy="{y}" r="6" fill="{colour}" stroke="#333"><title>'
+                   f'{escape(row["name"] or "")}: first in {escape(row["first_release"])}</title></circle>')
+    out.append("</svg>")
+    return Markup("".join(out))

@@ -11,9 +11,6 @@ from dataclasses import MISSING, dataclass, field, fields
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import Window
 from kb.vocab.kinds import (
-    ENUM_KINDS,
-    HELPER,
-    HELPER_PREFIX,
     ITEM_KINDS,
     LIBBPF,
     MAINLINE,
@@ -166,28 +163,14 @@ def items(conn: sqlite3.Connection, tree: str, kind: str | None = None) -> list[
     return rows
 
 
-def name_variants(text: str) -> set[str]:
-    """Every spelling a user may mean by *text*: with or without bpf_/BPF_FUNC_, an enumerator's short form."""
-    text = text.strip()
-    wanted = {text, text.lower()}
-    for prefix in ("bpf_", HELPER_PREFIX):
-        if text.startswith(prefix):
-            wanted.add(text[len(prefix):])
-    upper = text.upper()
-    wanted |= {upper} | {prefix + upper for _enum, prefix in ENUM_KINDS.values()}
-    return wanted
-
-
 def find_item(conn: sqlite3.Connection, tree: str, query: str, candidates: list[ItemRow] | None = None
               ) -> list[ItemRow]:
-    """Items matching a helper id or any name an item carried, with or without ``bpf_``/``BPF_FUNC_``."""
-    text = query.strip()
-    candidates = items(conn, tree) if candidates is None else candidates
-    if text.isdigit():
-        return [i for i in candidates if i.kind == HELPER and i.value == int(text)]
-    wanted = name_variants(text)
-    exact = [i for i in candidates if text in i.names or (isinstance(i.value, str) and i.value == text)]
-    return exact or [i for i in candidates if wanted & set(i.names)]
+    """The items *query* names in *tree*, as the one resolver of names (kb.store.resolve) reads it."""
+    from kb.store import resolve
+
+    names = resolve.Resolver(resolve.candidates(conn, tree) if candidates is None else candidates,
+                             resolve.newest_sections(conn))
+    return names.resolve(query, suggest=False).items
 
 
 def helper_docs(conn: sqlite3.Connection, tree: str, value: int) -> list[DocRow]:

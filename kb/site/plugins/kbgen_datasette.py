@@ -19,7 +19,7 @@ from datasette.utils import escape_fts as datasette_escape_fts
 from datasette.utils.asgi import Response
 from markupsafe import Markup, escape
 
-from kb.site import canned, pages, rest, sqlfunctions
+from kb.site import canned, pages, rest, sqlfunctions, timeline
 from kb.site.publish import ALL_VERSION_COLUMNS
 from kb.vocab.kinds import HELPER, ITEM_KINDS, KIND_OF_TABLE, KINDS, MAINLINE
 
@@ -148,7 +148,8 @@ def asgi_wrapper():
 def startup(datasette):
     async def remember_published_tree():
         if DATABASE in datasette.databases:
-            _PUBLISHED[datasette] = await pages.published_tree(_execute(datasette))
+            _PUBLISHED[datasette] = published = await pages.published_tree(_execute(datasette))
+            await datasette.get_database(DATABASE).execute_fn(lambda conn: sqlfunctions.warm(conn, published))
 
     return remember_published_tree
 
@@ -188,9 +189,28 @@ def _version_order(results, column):
     return [r for _key, r in sorted(keyed, key=lambda kr: (kr[0] is None, kr[0] or str(kr[1]["value"])))]
 
 
+def _rows(rows) -> list[dict]:
+    return [dict(zip(row.keys(), row)) if hasattr(row, "keys") else dict(row) for row in rows]
+
+
+def _check_chart(rows, kernel):
+    return timeline.check_chart(_rows(rows), (kernel or "").strip() or None, sqlfunctions.version_key)
+
+
+def _needed(rows) -> dict | None:
+    """The item whose first release is newest among a check's rows: what a kernel needs."""
+    dated = [r for r in _rows(rows) if r.get("first_release") and sqlfunctions.version_key(r["first_release"])]
+    if not dated:
+        return None
+    newest = max(dated, key=lambda r: sqlfunctions.version_key(r["first_release"]))
+    return {"release": newest["first_release"], "name": newest["name"]}
+
+
 @hookimpl
 def prepare_jinja2_environment(env):
     env.filters["kbgen_version_order"] = _version_order
+    env.filters["kbgen_check_chart"] = _check_chart
+    env.filters["kbgen_needed"] = _needed
 
 
 @hookimpl
