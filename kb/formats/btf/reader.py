@@ -283,6 +283,20 @@ def _string(strings: bytes, offset: int, where: int) -> str:
     return strings[offset:end].decode("utf-8", errors="replace")
 
 
+# Names decoded one by one before the whole string section is decoded at once (cheaper per name from there on).
+_NAMES_ONE_BY_ONE = 4096
+
+
+def _every_string(strings: bytes) -> dict[int, str]:
+    """Every string of a string section by its offset; the piece after the last NUL is not a string."""
+    pieces = strings.split(b"\0")
+    if strings.isascii():
+        decoded = strings.decode("ascii").split("\0")
+    else:
+        decoded = [p.decode("utf-8", errors="replace") for p in pieces]
+    return dict(zip(accumulate((len(p) + 1 for p in pieces), initial=0), decoded[:-1]))
+
+
 class _StringTable(dict):
     """Strings of the string section by offset, decoded when first asked for; offsets inside a string work too.
 
@@ -292,8 +306,14 @@ class _StringTable(dict):
     def __init__(self, data, start: int, length: int):
         super().__init__()
         self.data, self.start, self.end = data, start, start + length
+        self.misses = 0
 
     def __missing__(self, offset: int) -> str:
+        self.misses += 1
+        if self.misses == _NAMES_ONE_BY_ONE:  # many names wanted (a huge enum): decode them all, once
+            self.update(_every_string(bytes(self.data[self.start : self.end])))
+            if offset in self:
+                return self[offset]
         at = self.start + offset
         end = self.data.find(b"\0", at, self.end)
         if offset >= self.end - self.start and offset != 0 or end < 0:
@@ -310,14 +330,7 @@ class _AllStrings(dict):
     """Every string of the string section by its offset, decoded at once; offsets inside a string work too."""
 
     def __init__(self, strings: bytes):
-        pieces = strings.split(b"\0")
-        if strings.isascii():
-            decoded = strings.decode("ascii").split("\0")
-        else:
-            decoded = [p.decode("utf-8", errors="replace") for p in pieces]
-        offsets = accumulate((len(p) + 1 for p in pieces), initial=0)
-        # The piece after the last NUL is not a string (unterminated, or empty).
-        super().__init__(zip(offsets, decoded[:-1]))
+        super().__init__(_every_string(strings))
         self.strings = strings
 
     def __missing__(self, offset: int) -> str:
