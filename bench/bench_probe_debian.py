@@ -1,11 +1,12 @@
 """The offline probe on a real distribution kernel: a Debian cloud kernel's /boot/vmlinuz, read end to end.
 
-    python bench/bench_probe_debian.py [--version 6.1.0-53] [--image PATH] [--keep DIR]
+    python bench/bench_probe_debian.py [--version 6.1.0-53] [--package NAME] [--image PATH] [--keep DIR]
 
 Finds the newest ``linux-image-<version>-cloud-amd64`` package apt knows (``apt-cache search``; the
 ``-unsigned`` variant when the signed one is not there), downloads it with ``apt-get download`` into a
 temporary directory, unpacks it with ``dpkg-deb -x``, and times read_kernel_btf, the BTF parse and
-build_items on its ``boot/vmlinuz-*``; then records it with ``kbgen probe`` (the API) into a temporary
+build_items on its ``boot/vmlinuz-*``; ``--package`` names another package (sid's ``linux-binary-<release>``
+holds ``usr/lib/modules/<release>/vmlinuz``); then records it with ``kbgen probe`` (the API) into a temporary
 database and prints how the build compares with mainline at its base release, and scans the test objects
 against it.  Needs apt and dpkg-deb (Debian or Ubuntu) unless --image is given.
 """
@@ -58,9 +59,11 @@ def fetch_image(package: str, workdir: str) -> str:
     print(f"package: {os.path.basename(deb)} ({os.path.getsize(deb) / 1e6:.1f} MB)")
     root = os.path.join(workdir, "root")
     subprocess.run(["dpkg-deb", "-x", deb, root], check=True)
-    images = glob.glob(os.path.join(root, "boot", "vmlinuz-*"))
+    # boot/vmlinuz-<release> up to 6.12; usr/lib/modules/<release>/vmlinuz in linux-binary-<release> (7.x)
+    images = glob.glob(os.path.join(root, "boot", "vmlinuz-*")) + glob.glob(
+        os.path.join(root, "usr", "lib", "modules", "*", "vmlinuz"))
     if len(images) != 1:
-        sys.exit(f"{deb}: expected one boot/vmlinuz-*, found {images}")
+        sys.exit(f"{deb}: expected one boot/vmlinuz-* or usr/lib/modules/*/vmlinuz, found {images}")
     return images[0]
 
 
@@ -78,7 +81,7 @@ def probe(image: str) -> None:
     print(f"container: {kernel.container}{codec}{protocol}, machine {kernel.machine}")
     print(f"version: {kernel.version} (from the {kernel.version_source}): {kernel.version_text}")
     order = "little" if kernel.byte_order == "<" else "big"
-    print(f"BTF: {len(kernel.btf)} bytes at 0x{kernel.btf_offset:x}, {len(btf.types) - 1} types, {order} endian")
+    print(f"BTF: {len(kernel.btf)} bytes at 0x{kernel.btf_offset:x}, {len(btf) - 1} types, {order} endian")
     for label, enum in (("helpers", items.helpers), ("prog types", items.prog_types), ("map types", items.map_types),
                         ("attach types", items.attach_types), ("link types", items.link_types),
                         ("commands", items.cmds)):
@@ -130,6 +133,7 @@ def record(image: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--version", help="kernel ABI version such as 6.1.0-53 (default: the newest apt knows)")
+    parser.add_argument("--package", help="download this package instead (linux-binary-7.2.13+deb14-amd64)")
     parser.add_argument("--image", help="read this image instead of downloading one")
     parser.add_argument("--keep", help="download into this directory and keep it")
     args = parser.parse_args()
@@ -139,7 +143,7 @@ def main() -> None:
     for tool in ("apt-cache", "apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} not found: this bench needs a Debian or Ubuntu system (or --image)")
-    package = find_package(args.version)
+    package = args.package or find_package(args.version)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
         probe(fetch_image(package, args.keep))
