@@ -413,4 +413,12 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
 
 
 def main():
-    cli()
+    from kb.formats.atomic import Interrupted, on_signals, remove_open
+
+    on_signals()
+    try:
+        cli()
+    except Interrupted:
+        remove_open()
+        click.echo("kbgen: interrupted", err=True)
+        sys.exit(130)

@@ -91,6 +91,7 @@ def collected(history):
 @pytest.fixture
 def user_db(tmp_path, monkeypatch):
     path = tmp_path / "user" / "kb.db"
+    path.parent.mkdir()
     monkeypatch.setenv("KBGEN_DB", str(path))
     return path
 

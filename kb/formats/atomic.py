@@ -1,14 +1,22 @@
 """Write files so that readers see the old set or the new one, never half of either.
 
-Each file is first written in full to a temporary beside it (``.NAME.PID.kbgen-tmp``).  A set of several
+Each file is first written in full to a temporary beside it (``.NAME.XXXX.PID.kbgen-tmp``).  A set of several
 files is then committed through a journal (``.kbgen-journal``, listing the renames): once the journal is on
 disk the renames happen, then the journal goes.  A run killed midway leaves either no journal (the old set,
 plus temporaries the next run removes) or a journal the next run in that directory completes.
+
+Temporaries are removed on SIGINT (KeyboardInterrupt unwinds through the writers) and on SIGTERM (with
+:func:`on_signals` installed, the handler removes every temporary this process has open, then dies of the
+signal as it would have); SIGKILL leaves them to the next run writing into that directory.
+
+One rule for every output (``-o``, ``--db``): its directory must exist.  kbgen creates no parent directories
+(a typo would otherwise leave a tree of them); only an output directory itself (``tables -o DIR``) is created.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from contextlib import contextmanager
 
@@ -16,10 +24,97 @@ from kb.vocab.errors import KbgenError
 
 TMP_SUFFIX = ".kbgen-tmp"
 JOURNAL = ".kbgen-journal"
+# The signals after which this process's temporaries are removed before it dies.
+CLEANUP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+# Every temporary this process is writing: what a signal handler removes.
+_open: set[str] = set()
+# The process that installed the handlers (a forked worker inherits them).
+_owner: int | None = None
 
 
 class OutputError(KbgenError):
     """A file could not be written; the message names it."""
+
+
+def output_directory(path: str, doing: str = "write") -> str:
+    """The directory *path* is to be written in, which must exist (the rule of every output)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"{path}: cannot {doing}: {_missing(directory)}")
+    return directory
+
+
+def make_output_directory(directory: str) -> None:
+    """An output directory (``tables -o DIR``), created when missing if its own directory exists."""
+    if os.path.isdir(directory):
+        return
+    output_directory(directory, "create the output directory")
+    try:
+        os.mkdir(directory)
+    except OSError as err:
+        raise OutputError(f"{directory}: cannot create the output directory ({err.strerror})") from None
+
+
+def _missing(directory: str) -> str:
+    problem = "is not a directory" if os.path.exists(directory) else "does not exist"
+    return f"{directory} {problem} (kbgen creates no directory but an output directory itself)"
+
+
+class Interrupted(BaseException):
+    """Ctrl-C, as the handler :func:`on_signals` installs raises it: it unwinds like KeyboardInterrupt (every
+    writer removes its temporary, a transaction rolls back) but is not click's to turn into "Aborted!"."""
+
+
+def on_signals() -> None:
+    """For the command line: SIGINT raises :class:`Interrupted`; SIGTERM and SIGHUP remove this process's
+    temporaries, then kill it as they would have.  Handlers someone else installed are left alone."""
+    global _owner
+    _owner = os.getpid()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _interrupted)
+    for signum in CLEANUP_SIGNALS:
+        if signal.getsignal(signum) in (signal.SIG_DFL, None):
+            signal.signal(signum, _terminated)
+
+
+def _interrupted(signum, _frame) -> None:
+    if os.getpid() != _owner:
+        os._exit(128 + signum)  # a forked worker: its parent, interrupted too, reports it
+    raise Interrupted
+
+
+def _terminated(signum, _frame) -> None:
+    if os.getpid() == _owner:  # a forked worker's copy of the registry is its parent's
+        remove_open()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def remove_open() -> None:
+    """Remove every temporary this process is writing (a set in progress is abandoned: the old one stays)."""
+    for tmp in list(_open):
+        _remove(tmp)
+
+
+def _remove(tmp: str) -> None:
+    _open.discard(tmp)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def _temporary(path: str, directory: str) -> tuple[int, str]:
+    """A new temporary beside *path*, registered for removal."""
+    remove_stale(directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".{os.getpid()}{TMP_SUFFIX}",
+                                   dir=directory)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+    _open.add(tmp)
+    return fd, tmp
 
 
 def write_atomic(path: str, content: str | bytes) -> None:
@@ -54,6 +149,11 @@ def recover(directory: str) -> None:
             os.unlink(journal)
     except OSError as err:
         raise OutputError(f"{journal}: cannot finish the set of files it names ({err.strerror})") from None
+    remove_stale(directory)
+
+
+def remove_stale(directory: str) -> None:
+    """Remove the temporaries of runs that were killed (their process is gone) from *directory*."""
     try:
         names = os.listdir(directory)
     except OSError:
@@ -62,11 +162,41 @@ def recover(directory: str) -> None:
         if not (name.startswith(".") and name.endswith(TMP_SUFFIX)):
             continue
         pid = name[: -len(TMP_SUFFIX)].rsplit(".", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             try:
                 os.unlink(os.path.join(directory, name))
             except OSError:
                 pass
+
+
+def _stage(path: str, data: bytes) -> str:
+    """*data* written in full to a temporary beside *path*: its name."""
+    fd, tmp = _temporary(path, output_directory(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+    except OSError as err:
+        _remove(tmp)
+        raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+    except BaseException:
+        _remove(tmp)
+        raise
+    return tmp
+
+
+def _write_journal(staged: list[tuple[str, str]]) -> str:
+    journal = os.path.join(os.path.dirname(os.path.abspath(staged[0][1])), JOURNAL)
+    try:
+        with open(journal, "w", encoding="utf-8") as handle:
+            handle.write("".join(f"{tmp}\t{path}\n" for tmp, path in staged))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as err:
+        raise OutputError(f"{journal}: cannot write ({err.strerror})") from None
+    return journal
 
 
 def write_all_atomic(files: dict[str, str | bytes]) -> None:
@@ -76,34 +206,14 @@ def write_all_atomic(files: dict[str, str | bytes]) -> None:
     committed = False  # a file of the set was replaced: from here a failure leaves the journal for recover()
     try:
         for path, content in files.items():
-            data = content.encode("utf-8") if isinstance(content, str) else content
-            directory = os.path.dirname(os.path.abspath(path))
-            prefix = f".{os.path.basename(path)}."
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=f".{os.getpid()}{TMP_SUFFIX}", dir=directory)
-            except OSError as err:
-                raise OutputError(f"{path}: cannot write ({err.strerror})") from None
-            staged.append((tmp, path))
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp, 0o644)
-            except OSError as err:
-                raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+            staged.append((_stage(path, content.encode("utf-8") if isinstance(content, str) else content), path))
         if len(staged) > 1:
-            journal = os.path.join(os.path.dirname(os.path.abspath(staged[0][1])), JOURNAL)
-            try:
-                with open(journal, "w", encoding="utf-8") as handle:
-                    handle.write("".join(f"{tmp}\t{path}\n" for tmp, path in staged))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            except OSError as err:
-                raise OutputError(f"{journal}: cannot write ({err.strerror})") from None
+            journal = _write_journal(staged)
+            _open.difference_update(tmp for tmp, _path in staged)  # the journal's now: a signal must leave them
         for tmp, path in staged:
             try:
                 os.replace(tmp, path)
+                _open.discard(tmp)
                 committed = journal is not None
             except OSError as err:
                 where = "; the next run in that directory finishes the set" if committed else ""
@@ -116,19 +226,13 @@ def write_all_atomic(files: dict[str, str | bytes]) -> None:
             if journal and os.path.exists(journal):
                 os.unlink(journal)
             for tmp, _path in staged:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+                _remove(tmp)
 
 
 @contextmanager
 def atomic_stream(path: str):
     """A text stream that becomes *path* only if the block completes: for output written as it is produced."""
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".{os.getpid()}{TMP_SUFFIX}",
-                                   dir=directory)
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write ({err.strerror})") from None
+    fd, tmp = _temporary(path, output_directory(path))
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             yield handle
@@ -136,8 +240,9 @@ def atomic_stream(path: str):
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
+        _open.discard(tmp)
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror})") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp in _open:
+            _remove(tmp)

@@ -6,7 +6,7 @@ import importlib
 import os
 from dataclasses import dataclass, field
 
-from kb.formats.atomic import OutputError, recover, write_all_atomic
+from kb.formats.atomic import OutputError, make_output_directory, recover, write_all_atomic
 
 # lang -> (file name in the output directory, generator module)
 LANGUAGES = {
@@ -65,10 +65,7 @@ def generate(conn, *, tree: str | None, languages: tuple[str, ...] | None, outpu
     files = {paths[lang]: contents[lang] for lang in languages}
     if not check:
         for directory in sorted({os.path.dirname(os.path.abspath(p)) for p in files}):
-            try:
-                os.makedirs(directory, exist_ok=True)
-            except OSError as err:
-                raise OutputError(f"{directory}: cannot create the output directory ({err.strerror})") from None
+            make_output_directory(directory)
             recover(directory)
     stale = [path for path, text in files.items() if _read(path) != text]
     if check:

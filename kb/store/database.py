@@ -11,6 +11,7 @@ import os
 import sqlite3
 from contextlib import contextmanager
 
+from kb.formats.atomic import output_directory
 from kb.store.schema import BY_NAME, FACT_TABLES, SCHEMA_VERSION, statements
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
@@ -29,6 +30,9 @@ from kb.vocab.facts import (
 from kb.vocab.kinds import MAINLINE
 from kb.vocab.releases import MAINLINE_SCHEME
 from kb.vocab.sections import SectionDef
+
+# The integers an SQLite column holds.
+SQLITE_MIN, SQLITE_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class StoreError(KbgenError):
@@ -65,8 +69,8 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     else:
         if os.path.isdir(path):
             raise StoreError(f"{path}: is a directory, not a knowledge base file")
+        output_directory(path, "open for writing")
         try:
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             conn = sqlite3.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as err:
             raise StoreError(f"{path}: cannot open for writing ({getattr(err, 'strerror', None) or err})") from None
@@ -93,24 +97,45 @@ def create_schema(conn: sqlite3.Connection, *, facts: bool = True) -> None:
 
 @contextmanager
 def transaction(conn: sqlite3.Connection, label: str):
-    """All or nothing: on any error the database is exactly as it was."""
+    """All or nothing: on any error (a full disk too) the database is exactly as it was."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as err:
         raise StoreError(f"{label}: cannot write ({err})") from None
     try:
         yield conn
-    except sqlite3.Error as err:
-        conn.execute("ROLLBACK")
-        raise StoreError(f"{label}: cannot write ({err})") from None
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    try:
         conn.execute("COMMIT")
     except sqlite3.Error as err:
-        conn.execute("ROLLBACK")
+        _rollback(conn)
         raise StoreError(f"{label}: cannot write ({err})") from None
+    except BaseException:
+        _rollback(conn)
+        raise
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is left to roll back: SQLite has already rolled back a statement that hit a full disk or an
+    I/O error (then ROLLBACK would fail with "no transaction is active")."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the journal stays hot: recover() has the next connection roll it back
+
+
+def recover(path: str) -> None:
+    """Roll back what a failed or killed write left in the journal beside *path*, and remove the journal
+    (SQLite does so when a connection first reads the database and the journal is hot)."""
+    if not os.path.exists(path + "-journal"):
+        return
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        pass  # still hot: the next connection to read the database rolls it back
 
 
 def fingerprints(path: str, tree: str) -> dict[str, str]:
@@ -165,7 +190,8 @@ def tree_releases(path: str, tree: str) -> list[str]:
 def record(path: str, all_facts: list[Facts], *, replacing: tuple[str, ...] = ()) -> None:
     """Write *all_facts* into the database at *path* in one transaction, each replacing what its (tree, source)
     said before, after forgetting the trees named in *replacing* whole.  A database this call creates is removed
-    again when anything fails: nothing half-written."""
+    again when anything fails, and one that existed is left as it was (its journal rolled back): nothing
+    half-written."""
     existed = os.path.exists(path)
     conn = connect(path)
     try:
@@ -178,7 +204,9 @@ def record(path: str, all_facts: list[Facts], *, replacing: tuple[str, ...] = ()
                 write_facts(conn, facts)
     except BaseException:
         conn.close()
-        if not existed:
+        if existed:
+            recover(path)
+        else:
             for suffix in ("", "-journal", "-wal", "-shm"):
                 if os.path.exists(path + suffix):
                     os.unlink(path + suffix)
@@ -280,8 +308,23 @@ def write_facts(conn: sqlite3.Connection, facts: Facts) -> None:
             conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?, ?, ?, ?, ?)", table_rows)
             conn.execute("UPDATE sources SET revision = ?, description = ? WHERE id = ?",
                          (facts.source.revision, facts.source.description, source))
-        else:
+            continue
+        try:
             insert(conn, table, table_rows)
+        except OverflowError:
+            raise StoreError(_beyond_range(facts, table, table_rows)) from None
+
+
+def _beyond_range(facts: Facts, table: str, rows: list[tuple]) -> str:
+    """What says a number SQLite cannot hold (an enum64 value past 2**63 - 1), naming where it comes from."""
+    for row in rows:
+        named = dict(zip(BY_NAME[table].column_names, row))
+        for column, value in named.items():
+            if isinstance(value, int) and not SQLITE_MIN <= value <= SQLITE_MAX:
+                what = " ".join(str(named[c]) for c in ("kind", "name") if named.get(c) is not None)
+                return (f"{facts.source.path or facts.source.id}: {what or table} has {column} {value}, beyond "
+                        f"the 64-bit signed integers the knowledge base stores")
+    return f"{facts.source.path or facts.source.id}: a number in {table} beyond the integers SQLite stores"
 
 
 def _rows(conn: sqlite3.Connection, table: str, schema: str = "main"):
@@ -289,6 +332,35 @@ def _rows(conn: sqlite3.Connection, table: str, schema: str = "main"):
     cursor = conn.execute(f"SELECT {', '.join(chr(34) + n + chr(34) for n in names)} FROM {schema}.{table}")
     for row in cursor:
         yield dict(zip(names, row))
+
+
+def _release(r: dict) -> Release:
+    return Release(r["version"], r["sort_key"], r["base"], r["tag"], r["commit"], r["date"], bool(r["has_header"]),
+                   r["uname"])
+
+
+def _item(r: dict) -> Item:
+    item = Item(r["kind"], r["value"], r["name"], r["first_release"], r["first_rc"], r["introduced_by"], r["subject"],
+                r["author"], r["date"], r["alt_commit"], r["note"], unreleased=bool(r["unreleased"]),
+                gpl_only=None if r["gpl_only"] is None else bool(r["gpl_only"]), signature=r["signature"],
+                title=r["title"], detect=r["detect"], libbpf=r["libbpf"])
+    item.windows = []
+    return item
+
+
+# The tables whose rows each add one fact to their (tree, source): table -> (the Facts list, the row's fact).
+_OWNED = {
+    "releases": ("releases", _release),
+    "items": ("items", _item),
+    "helper_docs": ("helper_docs", lambda r: HelperDoc(r["value"], r["name"], r["variant"], r["signature"],
+                                                       r["description"], r["returns"], r["attributes"] or "")),
+    "relations": ("relations", lambda r: Relation(r["kind"], r["value"], r["relation"], r["other_kind"],
+                                                  r["other_value"])),
+    "disagreements": ("disagreements", lambda r: Disagreement(r["kind"], r["value"], r["field"], r["used"],
+                                                              r["used_source"], r["other"], r["other_source"],
+                                                              r["note"])),
+    "section_rules": ("sections", lambda r: section_rule(r)),
+}
 
 
 def read_facts(conn: sqlite3.Connection, schema: str = "main") -> list[Facts]:
@@ -304,47 +376,20 @@ def read_facts(conn: sqlite3.Connection, schema: str = "main") -> list[Facts]:
             r["head_commit"], r["tag_pattern"], r["qualifier"], tuple((r["covers"] or "").split()),
             warnings=(r["warnings"] or "").splitlines(),
         )
-
-    def owner(r) -> Facts | None:
-        return found.get((r["tree"], r["source"]))
-
-    for r in _rows(conn, "releases", schema):
-        if (f := owner(r)) is not None:
-            f.releases.append(Release(r["version"], r["sort_key"], r["base"], r["tag"], r["commit"], r["date"],
-                                      bool(r["has_header"]), r["uname"]))
     items: dict[tuple, Item] = {}
-    for r in _rows(conn, "items", schema):
-        if (f := owner(r)) is not None:
-            item = Item(
-                r["kind"], r["value"], r["name"], r["first_release"], r["first_rc"], r["introduced_by"], r["subject"],
-                r["author"], r["date"], r["alt_commit"], r["note"], unreleased=bool(r["unreleased"]),
-                gpl_only=None if r["gpl_only"] is None else bool(r["gpl_only"]), signature=r["signature"],
-                title=r["title"], detect=r["detect"], libbpf=r["libbpf"],
-            )
-            item.windows = []
-            items[(r["tree"], r["source"], r["kind"], r["value"])] = item
-            f.items.append(item)
-    names = sorted(_rows(conn, "item_names", schema), key=lambda r: r["position"])
-    for r in names:
+    for table, (attribute, make) in _OWNED.items():
+        for r in _rows(conn, table, schema):
+            if (f := found.get((r["tree"], r["source"]))) is not None:
+                fact = make(r)
+                getattr(f, attribute).append(fact)
+                if table == "items":
+                    items[(r["tree"], r["source"], r["kind"], r["value"])] = fact
+    for r in sorted(_rows(conn, "item_names", schema), key=lambda r: r["position"]):
         if (item := items.get((r["tree"], r["source"], r["kind"], r["value"]))) is not None:
             item.names.append(ItemName(r["name"], r["first_seen_commit"], r["first_release"], bool(r["is_alias"])))
     for r in sorted(_rows(conn, "windows", schema), key=lambda r: r["position"]):
         if (item := items.get((r["tree"], r["source"], r["kind"], r["value"]))) is not None:
             item.windows.append(Window(r["since"], r["until"]))
-    for r in _rows(conn, "helper_docs", schema):
-        if (f := owner(r)) is not None:
-            f.helper_docs.append(HelperDoc(r["value"], r["name"], r["variant"], r["signature"], r["description"],
-                                           r["returns"], r["attributes"] or ""))
-    for r in _rows(conn, "relations", schema):
-        if (f := owner(r)) is not None:
-            f.relations.append(Relation(r["kind"], r["value"], r["relation"], r["other_kind"], r["other_value"]))
-    for r in _rows(conn, "disagreements", schema):
-        if (f := owner(r)) is not None:
-            f.disagreements.append(Disagreement(r["kind"], r["value"], r["field"], r["used"], r["used_source"],
-                                                r["other"], r["other_source"], r["note"]))
-    for r in _rows(conn, "section_rules", schema):
-        if (f := owner(r)) is not None:
-            f.sections.append(section_rule(r))
     for f in found.values():
         f.other_sources = [s for sid, s in sources.items() if sid != f.source.id and _names(f, sid)]
     return list(found.values())

@@ -51,8 +51,33 @@ LZ4_LEGACY_CHUNK = 8 << 20  # every block but the last decompresses to exactly t
 
 # scripts/Makefile.lib appends the decompressed size, 4 bytes little endian, to every compressed payload.
 SIZE_TRAILER = 4
-# No kernel decompresses to more than this; past it a stream is a decompression bomb, not a kernel.
-MAX_DECOMPRESSED = 2 << 30
+# The most bytes of one kernel image held in memory: decompressed data, a file read whole (all but an ELF
+# vmlinux), a tar member, an ELF's .BTF section.  No kernel comes near it; past it a stream is a decompression
+# bomb.  What is compressed is a stripped vmlinux (x86 bzImage: 30-80 MB), an Image (arm64: ~40 MB) or a BTF
+# tar (~5-10 MB); an uncompressed ELF vmlinux with debug information (hundreds of MB) is read lazily, unlimited.
+MAX_SIZE = 512 << 20
+
+# zstd (RFC 8878): the frame header is at most 18 bytes; then blocks, each behind a 3-byte little-endian header
+# (bit 0: last block, bits 1-2: type, bits 3-23: size); a content checksum of 4 bytes may end the frame.
+ZSTD_FRAME_HEADER_MAX = 18
+ZSTD_BLOCK_HEADER = 3
+ZSTD_BLOCK_RAW, ZSTD_BLOCK_RLE, ZSTD_BLOCK_COMPRESSED, ZSTD_BLOCK_RESERVED = range(4)
+ZSTD_BLOCK_MAX = 128 << 10  # what one block decompresses to at most
+ZSTD_CHECKSUM = 4
+# A frame of more blocks than this is no kernel's (512 MiB is 4,096 full blocks): walking it would only cost time.
+ZSTD_MAX_BLOCKS = 1 << 20
+# The largest window decoded: the zstd tool's own default limit (windowLog 27, what -22 --ultra writes); a larger
+# window is memory a bomb would make the decoder hold.
+ZSTD_MAX_WINDOW = 1 << 27
+# The memory the xz and lzma decoders may use: xz -9 and lzma -9 need 65 MiB (a 64 MiB dictionary).
+LZMA_MEMLIMIT = 256 << 20
+# The decompressed size an lzma header gives when it does not know it.
+LZMA_SIZE_UNKNOWN = (1 << 64) - 1
+
+# BTF magics tried in a raw Image before giving up: a real one's BTF is its first, or nearly.
+MAX_BTF_CANDIDATES = 4096
+# A BTFHub archive holds one BTF file: a tar of more members than this is something else.
+MAX_TAR_MEMBERS = 1000
 
 # tar (ustar): magic at 257.
 TAR_MAGIC_OFFSET = 257

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+import struct
 import tarfile
 from dataclasses import dataclass, field, replace
 
 from kb.formats.btf.kernel import BuildItems, build_items
 from kb.formats.btf.reader import BTF, BTFError, parse_btf, read_header
-from kb.formats.kimage import bzimage, codecs, detect
+from kb.formats.kimage import bzimage, codecs, detect, enums, structs
 from kb.formats.kimage.errors import FormatError, KernelImageError, one_line
 from kb.formats.kimage.vmlinux import BufferStream, banner_version, find_banner, find_btf_blob, read_elf_btf
+from kb.vocab.versions import Version, VersionError
 
 # Where a release string came from (KernelBTF.version_source).
 FROM_BOOT_HEADER = "boot header"
@@ -68,14 +70,21 @@ def read_kernel_btf(path: str | os.PathLike) -> KernelBTF:
             head = handle.read(detect.HEAD_SIZE)
             kind = detect.identify(head)
             handle.seek(0)
+            size = os.fstat(handle.fileno()).st_size
             if kind == detect.ELF:  # maybe hundreds of MB: read lazily
-                return _from_elf(name, read_elf_btf(handle, os.fstat(handle.fileno()).st_size), "elf", None)
+                return _from_elf(name, read_elf_btf(handle, size), "elf", None)
+            if size > enums.MAX_SIZE:
+                raise FormatError(f"0x{size:x} bytes, more than the {enums.MAX_SIZE >> 20} MiB of any kernel image "
+                                  f"read whole ({detect.describe(head)} at 0x0)")
             data = handle.read()
         return _from_data(name, data, kind)
     except FormatError as err:
         raise KernelImageError(f"{name}: {one_line(err)}") from None
     except OSError as err:
         raise KernelImageError(f"{name}: cannot read it: {err.strerror or one_line(err)}") from None
+    except MemoryError:
+        raise KernelImageError(f"{name}: not enough memory to read it (kbgen holds at most "
+                               f"{enums.MAX_SIZE >> 20} MiB of an image, and a copy or two)") from None
 
 
 def _from_data(name: str, data: bytes, kind: str | None) -> KernelBTF:
@@ -104,10 +113,18 @@ def _raw_btf(name: str, btf, container: str, codec: str | None, offset: int, **f
     return KernelBTF(name, container, blob, codec=codec, btf_offset=offset, byte_order=header.byte_order, **facts)
 
 
+def _stated(version: str | None, text: str | None, source: str) -> dict:
+    """The release facts an image states, when what it states reads as a kernel release (else none)."""
+    try:
+        Version.parse(version or "")
+    except VersionError:
+        return {}
+    return {"version": version, "version_text": text, "version_source": source}
+
+
 def _from_elf(name: str, found, container: str, codec: str | None, **facts) -> KernelBTF:
-    version, text = banner_version(found.banner)
-    if version is not None and "version" not in facts:
-        facts.update(version=version, version_text=text, version_source=FROM_BANNER)
+    if "version" not in facts:
+        facts.update(_stated(*banner_version(found.banner), FROM_BANNER))
     return _raw_btf(name, found.btf, container, codec, found.offset, machine=found.machine, **facts)
 
 
@@ -118,17 +135,28 @@ def _payload(data: bytes, payload: bzimage.Payload, what: str) -> tuple[str, byt
         raise FormatError(f"{what} payload at 0x{payload.offset:x} starts with {detect.describe(view)}: no known "
                           f"compression magic (gzip, xz, lzma, bzip2, lz4, zstd)")
     try:
+        if what == "bzImage":
+            _check_size_trailer(view)
         return codec, codecs.decompress(codec, view)
     except FormatError as err:
         raise FormatError(f"{what} payload at 0x{payload.offset:x}: {err}") from None
+
+
+def _check_size_trailer(payload: memoryview) -> None:
+    """An x86 payload ends with its decompressed size (the boot code sizes its buffer by it): refuse a bomb
+    that says what it is before decompressing it."""
+    if len(payload) >= enums.SIZE_TRAILER:
+        (size,) = struct.unpack(structs.SIZE_TRAILER, payload[-enums.SIZE_TRAILER :])
+        if size > enums.MAX_SIZE:
+            raise FormatError(f"its size trailer says it decompresses to 0x{size:x} bytes, more than the "
+                              f"{enums.MAX_SIZE >> 20} MiB of any kernel")
 
 
 def _from_bzimage(name: str, data: bytes) -> KernelBTF:
     payload = bzimage.read_boot_header(data)
     facts: dict = {"boot_protocol": payload.protocol}
     if payload.version_text:
-        facts.update(version=payload.version_text.split()[0], version_text=payload.version_text,
-                     version_source=FROM_BOOT_HEADER)
+        facts.update(_stated(payload.version_text.split()[0], payload.version_text, FROM_BOOT_HEADER))
     codec, vmlinux = _payload(data, payload, "bzImage")
     del data
     if detect.identify(vmlinux) != detect.ELF:
@@ -190,8 +218,7 @@ def _from_raw_image(name: str, image, container: str, codec: str | None, machine
         within = f"{codec}-decompressed " if codec else ""
         raise FormatError(f"{within}{machine or 'image'} (0x{len(image):x} bytes): {err}") from None
     with BufferStream(image) as stream:
-        version, text = banner_version(find_banner(stream, 0, len(image)))
-    facts = {"version": version, "version_text": text, "version_source": FROM_BANNER} if version else {}
+        facts = _stated(*banner_version(find_banner(stream, 0, len(image))), FROM_BANNER)
     return _raw_btf(name, blob, container, codec, offset, machine=machine, **facts)
 
 
@@ -199,27 +226,35 @@ def _from_tar(name: str, data, codec: str | None) -> KernelBTF:
     """BTFHub's archives: a tar holding one raw BTF file, named after the kernel release ("5.4.0-1009-aws.btf")."""
     suffix = f".{_TAR_SUFFIX[codec]}" if codec else ""
     where = f"btf.tar{suffix}"
-    found = []
     try:
         with tarfile.open(fileobj=BufferStream(data), mode="r:") as archive:
-            members = archive.getmembers()
-            for member in members:
-                if member.isfile():
-                    handle = archive.extractfile(member)
-                    if handle is not None and handle.read(2) in (b"\x9f\xeb", b"\xeb\x9f"):
-                        found.append(member)
-            if len(found) != 1:
-                listed = ", ".join(m.name for m in members[:5]) or "none"
-                raise FormatError(f"{where}: holds {len(found)} raw BTF files, expected one (members: {listed})")
-            member = found[0]
+            member = _btf_member(archive, where)
+            if member.size > enums.MAX_SIZE:
+                raise FormatError(f"{where} member {member.name}: says 0x{member.size:x} bytes, more than the "
+                                  f"{enums.MAX_SIZE >> 20} MiB of any kernel's BTF")
             blob = archive.extractfile(member).read()
     except tarfile.TarError as err:
         raise FormatError(f"{where}: unreadable tar: {one_line(err)}") from None
-    release = os.path.basename(member.name)
-    release = release.removesuffix(".btf")
-    facts = {"version": release, "version_text": member.name, "version_source": FROM_ARCHIVE_NAME} if release else {}
+    release = os.path.basename(member.name).removesuffix(".btf")
+    facts = _stated(release, member.name, FROM_ARCHIVE_NAME)
     try:
         return _raw_btf(name, blob, where, codec, member.offset_data, **facts)
     except FormatError as err:
         raise FormatError(f"{where} member {member.name}: {err}") from None
 
+
+def _btf_member(archive: tarfile.TarFile, where: str) -> tarfile.TarInfo:
+    """The one member that is raw BTF (by its first bytes: 2 are read of each, whatever size it says)."""
+    found, names = [], []
+    for count, member in enumerate(archive):
+        if count == enums.MAX_TAR_MEMBERS:
+            raise FormatError(f"{where}: more than {enums.MAX_TAR_MEMBERS} members, not a BTF archive")
+        names.append(member.name)
+        if member.isfile():
+            handle = archive.extractfile(member)
+            if handle is not None and handle.read(2) in (enums.BTF_MAGIC_LE, enums.BTF_MAGIC_BE):
+                found.append(member)
+    if len(found) != 1:
+        listed = ", ".join(names[:5]) or "none"
+        raise FormatError(f"{where}: holds {len(found)} raw BTF files, expected one (members: {listed})")
+    return found[0]

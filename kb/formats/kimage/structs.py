@@ -65,6 +65,13 @@ ZBOOT_HEADER = (
     ("comp_type", "32s"),  # NUL-terminated: "gzip", "zstd", ...
 )
 
+# The header of an lzma (FORMAT_ALONE, "lzma -9") stream, little endian, at 0.
+LZMA_ALONE_HEADER = (
+    ("properties", "B"),
+    ("dictionary_size", "I"),
+    ("size", "Q"),  # decompressed; all ones when the writer did not know it (a pipe, as the kernel's build)
+)
+
 # The legacy lz4 frame (lz4 -l): a little-endian magic, then blocks, each a little-endian size then the block.
 LZ4_LEGACY_WORD = "<I"
 # scripts/Makefile.lib's size_append: the decompressed size after the compressed stream.

@@ -7,6 +7,7 @@ A decompressed vmlinux is read in place through :class:`BufferStream` (``io.Byte
 
 from __future__ import annotations
 
+import heapq
 import io
 import re
 import struct
@@ -93,6 +94,9 @@ def read_elf_btf(stream, size: int, search_all: bool = False) -> ElfBTF:
         offset, length = section["sh_offset"], section["sh_size"]
         if section["sh_type"] == "SHT_NOBITS":
             raise FormatError(f"ELF section {enums.BTF_SECTION} has no bytes in the file (SHT_NOBITS)")
+        if length > enums.MAX_SIZE:
+            raise FormatError(f"ELF section {enums.BTF_SECTION} says 0x{length:x} bytes, more than the "
+                              f"{enums.MAX_SIZE >> 20} MiB of any kernel's BTF")
         if offset + length > size:
             raise FormatError(f"ELF section {enums.BTF_SECTION} at 0x{offset:x} (0x{length:x} bytes) runs past the end "
                               f"of the file (0x{size:x} bytes)")
@@ -143,9 +147,12 @@ def find_btf_blob(buffer) -> tuple[int, bytes]:
     the header and its string section after that, starting with the empty string.
     """
     view = memoryview(buffer).cast("B")
-    candidates = sorted((m.start(), order) for order, start in enums.BTF_START.items()
-                        for m in re.finditer(re.escape(start), view))
-    for at, _order in candidates:
+    # In file order, lazily: an image can hold the 8 bytes any number of times, each a false start.
+    starts = heapq.merge(*(map(re.Match.start, re.finditer(re.escape(start), view))
+                           for start in enums.BTF_START.values()))
+    for tried, at in enumerate(starts):
+        if tried == enums.MAX_BTF_CANDIDATES:
+            raise FormatError(f"raw image holds no BTF in its first {tried} BTF magics (the last at 0x{at:x})")
         try:
             header = read_header(view[at:])
         except BTFError:
