@@ -79,8 +79,9 @@ class Repository:
 
     def __getstate__(self) -> dict:
         # A collector handed to a worker process travels without the gitpython repository: the persistent
-        # cat-file processes stay with this process, the worker opens its own.
-        return dict(self.__dict__, _repo=None)
+        # cat-file processes stay with this process, the worker opens its own.  It may be pickled while this
+        # process reads on (a pool pickles in a thread of its own): nothing that reading changes travels.
+        return dict(self.__dict__, _repo=None, _sizes={})
 
     @property
     def label(self) -> str:
