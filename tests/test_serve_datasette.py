@@ -182,6 +182,16 @@ def test_real_server_on_loopback(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=5)
         assert refused.value.code in (403, 404, 405)
+        # A value of a gigabyte is refused before it is made, and the server answers on, small.
+        start = time.time()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/kb.json?sql=select+zeroblob(1000000000)", timeout=30)
+        assert refused.value.code == 400 and time.time() - start < 5
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert json.load(response)[0]["first_release"] == "5.19"
+        with open(f"/proc/{proc.pid}/status") as status:
+            rss_kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+        assert rss_kib < 1_000_000, rss_kib
         # The port is now in use: a second server says so in one line.
         result = CliRunner().invoke(cli, ["serve", "--port", str(port), "--db", str(tmp_path / "none.db")])
         assert result.exit_code == 2

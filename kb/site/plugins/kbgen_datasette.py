@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import weakref
 from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
+from datasette.database import QueryInterrupted
 from datasette.renderer import json_renderer
 from datasette.utils import MultiParams, tilde_decode, tilde_encode
 from datasette.utils import escape_fts as datasette_escape_fts
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Base400, Response
+from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
-from kb.site import canned, pages, rest, sqlfunctions, timeline
+from kb.site import canned, guard, pages, rest, sqlfunctions, timeline
 from kb.site.publish import ALL_VERSION_COLUMNS
 from kb.vocab.kinds import HELPER, ITEM_KINDS, KIND_OF_TABLE, KINDS, MAINLINE
 
@@ -121,33 +124,86 @@ def escape_fts(query):
 
 @hookimpl
 def prepare_connection(conn):
+    guard.limit_connection(conn)
     sqlfunctions.register(conn)
     conn.create_function("escape_fts", 1, escape_fts)
 
 
-@hookimpl
-def asgi_wrapper():
+_COLUMNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # datasette -> {table: its columns}
+
+
+async def _table_columns(datasette) -> dict[str, list[str]]:
+    if datasette not in _COLUMNS:
+        found = {}
+        if DATABASE in datasette.databases:
+            database = datasette.get_database(DATABASE)
+            for table in await database.table_names():
+                found[table] = await database.table_columns(table)
+        _COLUMNS[datasette] = found
+    return _COLUMNS[datasette]
+
+
+def _search_rewritten(scope: dict) -> dict:
     """An empty search box searches for nothing in particular: the whole table, not an FTS5 syntax error."""
+    query = scope.get("query_string", b"")
+    if b"_search" in query:
+        pairs = parse_qsl(query.decode("utf-8", "replace"), keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if v.strip() or not k.startswith("_search") or k == "_searchmode"]
+        if len(kept) != len(pairs):
+            scope = dict(scope, query_string=urlencode(kept).encode("ascii"))
+    return scope
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    """Every request checked (kb.site.guard) before Datasette sees it; every response with security headers and a
+    bounded body."""
 
     def wrap(app):
-        async def without_empty_search(scope, receive, send):
-            query = scope.get("query_string", b"") if scope.get("type") == "http" else b""
-            if b"_search" in query:
-                pairs = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-                kept = [(k, v) for k, v in pairs if v.strip() or not k.startswith("_search") or k == "_searchmode"]
-                if len(kept) != len(pairs):
-                    scope = dict(scope, query_string=urlencode(kept).encode("ascii"))
-            await app(scope, receive, send)
+        async def guarded(scope, receive, send):
+            if scope.get("type") != "http":
+                await app(scope, receive, send)
+                return
+            prefix = f"/{DATABASE}/"
+            path = scope.get("path", "")
+            try:
+                tables = await _table_columns(datasette) if path.startswith(prefix) else {}
+                guard.check_request(scope, lambda table: tables.get(table) if path.startswith(prefix) else None)
+            except guard.Refused as refused:
+                await guard.refuse(send, refused, path.endswith(".json"))
+                return
+            await app(_search_rewritten(scope), receive, guard.bounded_send(send))
 
-        return without_empty_search
+        return guarded
 
     return wrap
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    """A bad request answers 400 with one short line; a fault 500 with no exception text (logged on one line)."""
+    if isinstance(exception, Base400):
+        return None  # not found, forbidden: Datasette's own pages say so
+    found = guard.short_error(exception)
+    if isinstance(exception, QueryInterrupted):
+        found = (503, "the question took longer than the time limit: ask again, or ask for less")
+    if found is None and isinstance(exception, DatasetteError) and exception.status < 500:
+        found = (exception.status, str(exception.message).splitlines()[0][:200])
+    if found is None:
+        sys.stderr.write(f"kbgen site: {request.path if request else '?'}: {type(exception).__name__}: "
+                         f"{str(exception)[:300]}\n")
+        found = (500, "internal error: the site could not answer this request")
+    status, message = found
+    if request is not None and request.path.endswith(".json"):
+        return Response.json({"ok": False, "error": message, "status": status}, status=status)
+    return Response.text(f"{status} {message}\n", status=status)
 
 
 @hookimpl
 def startup(datasette):
     async def remember_published_tree():
         if DATABASE in datasette.databases:
+            guard.bound_results(datasette.get_database(DATABASE))
             _PUBLISHED[datasette] = published = await pages.published_tree(_execute(datasette))
             await datasette.get_database(DATABASE).execute_fn(lambda conn: sqlfunctions.warm(conn, published))
 
