@@ -165,22 +165,27 @@ class ItemInfo:
     relations: list
     disagreements: list
     verdict: object | None = None  # availability.Verdict on the kernel asked about
+    where: object | None = None  # availability.Target: where that kernel was placed (approximate, beyond: why)
 
 
 def info(query: str, *, db=None, tree=None, kernel: str | None = None) -> list[ItemInfo]:
     from kb.store import availability, queries
 
     conn = open_kb(db)
-    name = queries.resolve_tree(conn, tree)
+    where = availability.resolve(conn, kernel, tree) if kernel is not None else None
+    name = where.tree if where else queries.resolve_tree(conn, tree)
     found = queries.find_item(conn, name, query)
+    if not found and where is not None and where.tree != MAINLINE and tree is None:
+        where = availability.mainline_stand_in(conn, where)  # the build or distribution tree does not list it
+        name = where.tree
+        found = queries.find_item(conn, name, query)
     if not found:
         raise queries.QueryError(f"nothing named {query!r} in the {name} tree (try a helper id or a full name)")
-    where = availability.target(conn, name, kernel) if kernel else None
     return [
         ItemInfo(name, item, queries.helper_docs(conn, name, item.value) if item.kind == HELPER else [],
                  queries.relations(conn, name, item.kind, item.value),
                  queries.disagreements(conn, name, item.kind, item.value),
-                 availability.judge(item, where) if where else None)
+                 availability.judge(item, where) if where else None, where)
         for item in found
     ]
 
@@ -227,8 +232,9 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
     from kb.store import availability, queries
 
     conn = open_kb(db)
-    name = queries.resolve_tree(conn, tree)
-    where = availability.target(conn, name, kernel)
+    where = availability.resolve(conn, kernel, tree) if kernel is not None else None
+    name = where.tree if where else queries.resolve_tree(conn, tree)
+    where = where or availability.target(conn, name, None)
     candidates = queries.items(conn, name)
     stand_in = availability.mainline_stand_in(conn, where)
     by_mainline: set[tuple] = set()

@@ -155,3 +155,60 @@ def test_serve_removes_its_temporary_database_when_stopped(tmp_path, signum):
         if server.poll() is None:
             server.kill()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("kbgen-serve-")] == []
+
+
+def _build_btf(helpers: int) -> bytes:
+    """A build's BTF with *helpers* helper ids: its facts take about 100 bytes each in the database."""
+    from btfbuild import BTFBuilder
+
+    b = BTFBuilder()
+    b.int("int", 4, 1)
+    b.enum("bpf_func_id", [(f"BPF_FUNC_helper_number_{n}", n) for n in range(helpers)])
+    b.enum("bpf_prog_type", [("BPF_PROG_TYPE_UNSPEC", 0), ("BPF_PROG_TYPE_XDP", 6)])
+    return b.build()
+
+
+# Run the command line in a child whose files may grow to at most argv[1] bytes (0: no limit); a write past it
+# fails with EFBIG, which SQLite reports as a full disk or an I/O error, as it would ENOSPC.
+_LIMITED = ("import resource, signal, sys; limit = int(sys.argv.pop(1)); signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "if limit: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))\n"
+            "sys.argv[0] = 'kbgen'; from kb.cli import main; main()")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs (needs root: mount is CAP_SYS_ADMIN's), unmounted after the test."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(disk)], capture_output=True,
+                             check=False)
+    if mounted.returncode:
+        pytest.skip("cannot mount a tmpfs (not root); the file-size-limit case stands for a full disk")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("full", ["tmpfs", "file size limit"])
+def test_a_full_disk_during_probe_leaves_the_database_as_it_was(tmp_path, request, full):
+    disk = request.getfixturevalue("small_disk") if full == "tmpfs" else tmp_path
+    small, large = tmp_path / "small.btf", tmp_path / "large.btf"
+    small.write_bytes(_build_btf(10))
+    large.write_bytes(_build_btf(20_000))
+    db = disk / "kb.db"
+
+    def probe(path, limit=0):
+        return subprocess.run([sys.executable, "-c", _LIMITED, str(limit), "probe", str(path), "--release",
+                               "6.1.0-1-amd64", "--db", str(db)], capture_output=True, text=True, check=False,
+                              env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
+
+    assert probe(small).returncode == 0
+    before = db.read_bytes()
+    if full == "tmpfs":
+        free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+        (disk / "filler").write_bytes(b"\0" * (free - 64 * 1024))
+    done = probe(large, limit=len(before) + 64 * 1024 if full == "file size limit" else 0)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"Error: {db}: cannot write ("), done.stderr
+    assert db.read_bytes() == before
+    assert not os.path.exists(f"{db}-journal")

@@ -37,7 +37,9 @@ def info(infos) -> str:
             ("note", item.note),
         ]
         if entry.verdict is not None:
-            fields.insert(0, ("on the kernel", entry.verdict.reason))
+            fields.insert(0, ("on the kernel", f"{entry.where.label}: {entry.verdict.reason}"))
+            if entry.where.approximate:
+                fields.insert(1, ("approximate", entry.where.approximate))
         if item.signature:
             fields.append(("signature", item.signature))
         fields += [("signature", doc.signature) for doc in entry.docs]

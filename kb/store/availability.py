@@ -15,13 +15,14 @@ from kb.store import queries
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.kinds import MAINLINE
-from kb.vocab.releases import BUILD_SCHEME
+from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 
 AVAILABLE = "available"
 NOT_YET = "not_yet"  # its first release is newer than the target
 REMOVED = "removed"  # it was there, and is gone by the target
 RELEASE_UNKNOWN = "release_unknown"  # the knowledge base has it, but no release is known to have it
 UNRELEASED = "unreleased"  # in the newest revision of a mined tree, in no release yet
+BEYOND = "beyond"  # the kernel is newer than every release the knowledge base knows: nothing can be said
 
 
 class TargetError(KbgenError, ValueError):
@@ -34,12 +35,24 @@ class Target:
     kernel: str  # as given
     key: tuple[int, ...]  # the key judged (rc kept; the rule decides what an rc means)
     release: str | None  # the tree's release it resolved to, where the tree has releases
+    # Why the answer is approximate: a distribution's build judged by mainline arithmetic; None when the tree
+    # judging it is the kernel's own (a build, its distribution's history) or the kernel is a mainline release.
+    approximate: str | None = None
+    # "newer than the knowledge base (7.2)": a kernel past the newest release known; every answer is unknown.
+    beyond: str | None = None
 
     @property
     def label(self) -> str:
+        text = self.kernel
         if self.release and self.release != self.kernel:
-            return f"{self.kernel} ({self.tree} {self.release})"
-        return self.kernel
+            text = f"{self.kernel} ({self.tree} {self.release})"
+        elif self.tree != MAINLINE:
+            text = f"{self.kernel} ({self.tree})"
+        return text + (" (approximate)" if self.approximate else "")
+
+    @property
+    def exact(self) -> bool:
+        return self.approximate is None and self.beyond is None
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,8 @@ class Verdict:
             return f"removed in {self.removed_in}"
         if self.status == UNRELEASED:
             return "in no release yet"
+        if self.status == BEYOND:
+            return f"unknown: {self.since}"
         return "first release not known"
 
 
@@ -81,13 +96,77 @@ def target(conn: sqlite3.Connection, tree: str, kernel: str | None) -> Target:
         raise TargetError(f"tree {tree} holds many releases: say which kernel to judge with --kernel")
     answers = [(key_tuple(r.sort_key), uname_key(r.uname)) for r in rows]
     try:
+        beyond = _beyond(conn, kernel)
         key, index = rules.place(info.scheme, kernel, answers)
     except rules.OlderThanTree:
         raise TargetError(f"{kernel} is older than every release of tree {tree} (the first is {rows[0].version})"
                           ) from None
     except ValueError as err:
         raise TargetError(str(err)) from None
-    return Target(tree, kernel, key, None if index is None else rows[index].version)
+    approximate = None
+    if tree == MAINLINE and not rules.is_mainline_version(kernel):
+        approximate = (f"{kernel} is a distribution's build the knowledge base has no record of, judged as mainline "
+                       f"{'.'.join(map(str, key[:2]))}: distributions backport (RHEL 8's 4.18 carries 5.0 helpers), "
+                       "so it may have more; probe it (kbgen probe) for an exact answer")
+    return Target(tree, kernel, key, None if index is None else rows[index].version, approximate,
+                  None if info.scheme == BUILD_SCHEME else beyond)
+
+
+def horizon(conn: sqlite3.Connection) -> tuple[str, tuple[int, ...]] | None:
+    """The newest kernel release the knowledge base knows, with its key: mainline's newest release (or, where the
+    mainline tree lists no releases, the newest its windows name), or the base of any distribution's release or
+    build newer than it; None for a knowledge base without kernels."""
+    keys = [key_tuple(k) for (k,) in conn.execute(
+        "SELECT max(since_key) FROM windows WHERE tree = ? UNION ALL SELECT max(until_key) FROM windows WHERE tree = ?"
+        " UNION ALL SELECT max(sort_key) FROM releases WHERE tree = ?", (MAINLINE, MAINLINE, MAINLINE)) if k]
+    for tree, base in conn.execute("SELECT r.tree, r.base FROM releases r JOIN trees t ON t.name = r.tree "
+                                   "WHERE t.scheme <> ? AND r.base IS NOT NULL", (MAINLINE_SCHEME,)):
+        keys.append(rules.as_final(rules.kernel_key(base, exact=False)))
+    if not keys:
+        return None
+    best = max(tuple(k[:4]) for k in keys)
+    return f"{best[0]}.{best[1]}", best
+
+
+def _beyond(conn: sqlite3.Connection, kernel: str) -> str | None:
+    """Raises ValueError for a string that is no kernel release; "newer than the knowledge base (X.Y)" for a
+    kernel past the newest known release; None otherwise."""
+    known = horizon(conn)
+    key = rules.kernel_key(kernel, exact=False)
+    if known is None or rules.horizon_verdict(key, known[1]) is None:
+        return None
+    return f"newer than the knowledge base ({known[0]})"
+
+
+def resolve(conn: sqlite3.Connection, kernel: str, tree: str | None = None) -> Target:
+    """Place a kernel's release string (``uname -r``) where the knowledge base can answer for it best: in *tree*
+    when one is named; else the build whose release it is (probed or shipped); else a distribution tree that has
+    its release; else mainline, labelled approximate when the string is a distribution's build."""
+    if tree is not None:
+        return target(conn, tree, kernel)
+    build = _build_of(conn, kernel)
+    if build is not None:
+        return target(conn, build, None)
+    for name in queries.tree_names(conn):
+        info = queries.tree_info(conn, name)
+        if info.scheme in (MAINLINE_SCHEME, BUILD_SCHEME):
+            continue
+        answers = [(key_tuple(r.sort_key), uname_key(r.uname)) for r in queries.releases(conn, name)]
+        try:
+            key = rules.as_final(rules.kernel_key(kernel, exact=True))
+        except ValueError as err:
+            raise TargetError(str(err)) from None
+        if any(k and tuple(k[:len(key)]) == key for keys in answers for k in keys):
+            return target(conn, name, kernel)
+    return target(conn, MAINLINE, kernel)
+
+
+def _build_of(conn: sqlite3.Connection, kernel: str) -> str | None:
+    """The build tree whose one release is *kernel* (its uname -r), where one is recorded."""
+    found = conn.execute(
+        "SELECT r.tree FROM releases r JOIN trees t ON t.name = r.tree WHERE t.scheme = ? AND ? IN (r.version, "
+        "r.uname, r.tag) ORDER BY r.tree LIMIT 1", (BUILD_SCHEME, kernel)).fetchone()
+    return found[0] if found else None
 
 
 def mainline_stand_in(conn: sqlite3.Connection, where: Target) -> Target | None:
@@ -112,6 +191,8 @@ _STATUS = {"available": AVAILABLE, "not_yet": NOT_YET, "removed": REMOVED}
 
 
 def judge(item: queries.ItemRow, where: Target) -> Verdict:
+    if where.beyond:
+        return Verdict(BEYOND, False, where.beyond, None)
     if not item.window_keys:
         status = UNRELEASED if item.unreleased else RELEASE_UNKNOWN
         return Verdict(status, False, None, None)

@@ -48,6 +48,28 @@ def kernel_key(text, exact=True):
     return key
 
 
+def is_mainline_version(text):
+    """Whether *text* names a mainline release as such ("5.15", "6.1.12", "v5.19-rc3"), not a distribution's build of
+    one ("5.15.0-91-generic", "4.18.0-513.el8.x86_64"), which may carry backports mainline arithmetic cannot see."""
+    match = _KERNEL_RE.match(str(text))
+    return bool(match) and not match.group(5)
+
+
+# The newest major a kernel release may have beyond the newest the knowledge base knows: 8.0 is a kernel newer than
+# the knowledge base; 22.04 is no kernel at all (a distribution's version).
+PLAUSIBLE_MAJORS_AHEAD = 3
+
+
+def horizon_verdict(key, newest):
+    """None for a kernel within the knowledge base's horizon (*newest*: the key of the newest release it knows);
+    "beyond" for a newer one (X.Y past the newest: 7.3 where 7.2 is the newest, whatever its patch level);
+    raises ValueError for a version no kernel has (a major far past the newest, or below 2)."""
+    if key[0] < 2 or key[0] > newest[0] + PLAUSIBLE_MAJORS_AHEAD:
+        raise ValueError(f"not a kernel release: major version {key[0]} (the newest known kernel is "
+                         f"{newest[0]}.{newest[1]}); give a kernel's release string, e.g. 5.15.0-91-generic")
+    return "beyond" if tuple(key[:2]) > tuple(newest[:2]) else None
+
+
 def as_final(key):
     """How an rc kernel is judged: as the release it will become."""
     return key[:3] + (FINAL,) + tuple(key[4:])

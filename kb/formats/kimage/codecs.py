@@ -81,15 +81,15 @@ def _stream(codec: str, decoder, data: memoryview, limit: int) -> bytearray:
             chunk = data[at : at + _INPUT_STEP]
             at += len(chunk)
             if is_zlib:
-                out += decoder.decompress(chunk, _OUTPUT_STEP)
+                out += decoder.decompress(chunk, _step(out, limit))
                 while decoder.unconsumed_tail and not decoder.eof:
                     _check_limit(codec, out, limit)
-                    out += decoder.decompress(decoder.unconsumed_tail, _OUTPUT_STEP)
+                    out += decoder.decompress(decoder.unconsumed_tail, _step(out, limit))
             else:
-                out += decoder.decompress(chunk, _OUTPUT_STEP)
+                out += decoder.decompress(chunk, _step(out, limit))
                 while not decoder.needs_input and not decoder.eof:
                     _check_limit(codec, out, limit)
-                    out += decoder.decompress(b"", _OUTPUT_STEP)
+                    out += decoder.decompress(b"", _step(out, limit))
             _check_limit(codec, out, limit)
     except FormatError:
         raise
@@ -114,6 +114,11 @@ def _check_lzma_size(data: memoryview, limit: int) -> None:
                               f"not a kernel")
 
 
+def _step(out: bytearray, limit: int) -> int:
+    """The output to ask of a decoder: a step, but never more than one byte past the limit in all."""
+    return min(_OUTPUT_STEP, limit + 1 - len(out))
+
+
 def _check_limit(codec: str, out: bytearray, limit: int) -> None:
     if len(out) > limit:
         raise FormatError(f"{codec} stream decompresses to more than {_mib(limit)}: not a kernel")
@@ -129,7 +134,8 @@ def _zstd(zstandard, data: memoryview, limit: int) -> bytearray:
     decoder = zstandard.ZstdDecompressor(max_window_size=enums.ZSTD_MAX_WINDOW)
     out = bytearray()
     try:
-        for piece in decoder.read_to_iter(data[:end], read_size=_INPUT_STEP, write_size=_OUTPUT_STEP):
+        for piece in decoder.read_to_iter(data[:end], read_size=_INPUT_STEP,
+                                             write_size=min(_OUTPUT_STEP, limit + 1)):
             out += piece
             _check_limit("zstd", out, limit)
     except zstandard.ZstdError as err:

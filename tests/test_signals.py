@@ -1,0 +1,81 @@
+"""Signals: a terminated or interrupted run leaves no temporary file beside its output, and Ctrl-C is one line
+and exit 130; what a killed run (SIGKILL) left is removed by the next run writing there."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OBJECTS = ["percpu.bpf.o", "guards.bpf.o", "multi.bpf.o", "attach.bpf.o"]
+
+
+@pytest.fixture
+def many_objects(tmp_path):
+    """A large input: 600 objects, scanned one after the other while the report is written."""
+    folder = tmp_path / "objects"
+    folder.mkdir()
+    for n in range(150):
+        for name in OBJECTS:
+            shutil.copy(os.path.join(ROOT, "tests", "bpf", name), folder / f"{n}-{name}")
+    return folder
+
+
+def start_scan(tmp_path, objects, output):
+    env = dict(os.environ, KBGEN_DB=str(tmp_path / "kb.db"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    return subprocess.Popen([sys.executable, "-m", "kb", "scan", str(objects), "--format", "sarif", "-o", str(output)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def temporaries(folder):
+    return [name for name in os.listdir(folder) if name.endswith(".kbgen-tmp")]
+
+
+def signal_while_writing(child, folder, signum):
+    """Send *signum* once the report's temporary exists (the scan is writing it)."""
+    deadline = time.monotonic() + 60
+    while not temporaries(folder):
+        assert child.poll() is None, f"the scan ended before its report was being written: {child.stderr.read()}"
+        assert time.monotonic() < deadline, "no temporary appeared"
+        time.sleep(0.01)
+    child.send_signal(signum)
+    _stdout, stderr = child.communicate(timeout=60)
+    return child.returncode, stderr
+
+
+def test_sigterm_during_scan_leaves_no_temporary(tmp_path, many_objects):
+    out = tmp_path / "out"
+    out.mkdir()
+    child = start_scan(tmp_path, many_objects, out / "out.sarif")
+    status, stderr = signal_while_writing(child, out, signal.SIGTERM)
+    assert status == -signal.SIGTERM, stderr  # it dies of the signal, as a shell expects
+    assert os.listdir(out) == [], "a temporary or a half report was left"
+
+
+def test_ctrl_c_is_one_line_exit_130_and_no_temporary(tmp_path, many_objects):
+    out = tmp_path / "out"
+    out.mkdir()
+    child = start_scan(tmp_path, many_objects, out / "out.sarif")
+    status, stderr = signal_while_writing(child, out, signal.SIGINT)
+    assert status == 130, stderr
+    assert stderr.strip() == "kbgen: interrupted", stderr  # no traceback, no "Aborted!"
+    assert os.listdir(out) == []
+
+
+def test_what_a_killed_run_left_is_removed_by_the_next(tmp_path, many_objects):
+    out = tmp_path / "out"
+    out.mkdir()
+    child = start_scan(tmp_path, many_objects, out / "out.sarif")
+    signal_while_writing(child, out, signal.SIGKILL)
+    (left,) = temporaries(out)  # SIGKILL cannot be caught: the temporary stays...
+    one = tmp_path / "one"
+    one.mkdir()
+    shutil.copy(os.path.join(ROOT, "tests", "bpf", "percpu.bpf.o"), one)
+    done = start_scan(tmp_path, one, out / "out.sarif")
+    done.communicate(timeout=120)
+    assert done.returncode == 0
+    assert os.listdir(out) == ["out.sarif"], left  # ...until the next run writing there removes it
