@@ -260,11 +260,28 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
     return where, rows
 
 
-def scan(paths: list[str], *, kernel=None, tree=None, db=None):
-    """The scan of *paths* (kb.scan.ScanResult) against *kernel* in *tree*."""
+def scan(paths: list[str], *, kernel=None, tree=None, db=None, btf=None, trees=None, fleet=False):
+    """The scan of *paths* against *kernel* in *tree* (kb.scan.ScanResult), with *btf* (a probe source) as the
+    target's BTF; or, given several *trees* or *fleet* (every build), a matrix of objects x builds
+    (kb.scan.fleet.FleetResult).  A build's BTF kept in the user's database (kb.store.btf_blobs) serves CO-RE."""
+    from kb.store import btf_blobs
+
+    path = db or user_db()
+
+    def btf_of(name):
+        return btf_blobs.load(path, name)
+
+    conn = open_kb(db)
+    if fleet or (trees and len(trees) > 1):
+        from kb.scan import fleet as fleets
+
+        names = list(trees or [])
+        if fleet:
+            names += [name for name in fleets.build_trees(conn) if name not in names]
+        return fleets.scan_fleet(conn, paths, names, btf_of=btf_of)
     from kb.scan.judge import scan as run_scan
 
-    return run_scan(open_kb(db), paths, kernel=kernel, tree=tree)
+    return run_scan(conn, paths, kernel=kernel, tree=tree or (trees[0] if trees else None), btf=btf, btf_of=btf_of)
 
 
 def publish(path: str, *, db=None, tree=None) -> str:

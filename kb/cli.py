@@ -353,14 +353,19 @@ def probe(source, tree, release, live, fmt, db):
 @cli.command(short_help="Check compiled BPF objects against a kernel.")
 @click.argument("objects", nargs=-1, required=True, type=click.Path())
 @click.option("--kernel", help="Target kernel version: 5.15, 5.15.0-91-generic, 6.1.0-13-amd64.")
-@tree_option
+@click.option("--tree", "trees", multiple=True,
+              help="Judge by this tree (a distribution, or a probed or shipped build); repeated: a matrix of builds.")
+@click.option("--btf", "btf", type=click.Path(dir_okay=False),
+              help="The target's BTF for CO-RE relocations and existence guards: raw BTF, vmlinux, vmlinuz, "
+                   ".btf.tar.xz.")
+@click.option("--fleet", is_flag=True, help="A matrix of the objects against every probed and shipped build.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json", "sarif")), default="text", show_default=True,
               help="text for people, json for tools (fields in README), sarif for code scanning.")
 @click.option("--summary", is_flag=True, help="One line per object: its minimum kernel and what sets it.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report to a file (atomically).")
 @db_option
 @reports_errors
-def scan(objects, kernel, tree, fmt, summary, output, db):
+def scan(objects, kernel, trees, btf, fleet, fmt, summary, output, db):
     """Check compiled BPF objects (clang -target bpf) against a target kernel.
 
     Judges what the kernel and libbpf will see: each program's type and expected attach type (from its
@@ -371,6 +376,11 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
     do not raise the minimum; weak externs are optional; extern BPF functions are resolved by linking.
     Also checks a helper's program type (an error with a probed build's --tree, a warning from the
     documented lists) and GPL-only helpers and kfuncs in objects whose license is not GPL-compatible.
+    Needs the code reaches only where its own guard holds (LINUX_KERNEL_VERSION, CONFIG_*, CO-RE
+    existence checks, bpf_ksym_exists) are guarded: they do not raise the minimum, and on a target the
+    guard is evaluated. With --btf (or the BTF kept for a probed --tree), every CO-RE relocation is
+    resolved as libbpf does; one the target cannot satisfy where the code reaches it is an error.
+    --fleet (or --tree repeated) prints a matrix object x build: runs, adapts or fails, and why.
 
     OBJECTS are .o files or directories (searched for *.o). ELF objects of other machines (host objects)
     are skipped with a note, as are files a directory holds that are not ELF or not regular (bitcode,
@@ -379,9 +389,10 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
 
     \b
     Exit status: 0 when everything is available on --kernel (or no --kernel was given: the report
-    then says the minimum kernel each object needs), 1 when something needs a newer kernel, was
-    removed before it, is unknown to the knowledge base, or is refused by the verifier on any kernel
-    (license, a probed build's program type), 2 on bad input (a malformed object, a FIFO given, or no
+    then says the minimum kernel each object needs) or every problem is guarded or optional, 1 when
+    something needs a newer kernel, was removed before it, is unknown to the knowledge base, is a CO-RE
+    relocation the target cannot satisfy, or is refused by the verifier on any kernel (license, a
+    probed build's program type), or an object fails on some build of the matrix, 2 on bad input (a malformed object, a FIFO given, or no
     BPF object at all while --kernel is given).
     """
     from kb import api
@@ -389,15 +400,26 @@ def scan(objects, kernel, tree, fmt, summary, output, db):
 
     if summary and fmt != "text":
         raise BadInput("--summary is one line of text per object; leave out --format, or --summary")
-    result = api.scan(list(objects), kernel=kernel, tree=tree, db=db)
+    matrix = fleet or len(trees) > 1
+    if matrix and (kernel or btf or summary):
+        raise BadInput("--fleet and a repeated --tree judge each build by itself: leave out --kernel, --btf and "
+                       "--summary")
+    result = api.scan(list(objects), kernel=kernel, trees=list(trees), btf=btf, fleet=fleet, db=db)
+
+    def write(stream):
+        if matrix:
+            scan_report.write_fleet(result, fmt, stream)
+        else:
+            scan_report.write(result, fmt, stream, summary=summary)
+
     if output:
         from kb.formats.atomic import atomic_stream
 
         with atomic_stream(output) as stream:
-            scan_report.write(result, fmt, stream, summary=summary)
+            write(stream)
     else:
         try:
-            scan_report.write(result, fmt, sys.stdout, summary=summary)
+            write(sys.stdout)
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped (| head): not an error of ours; no more output, and no traceback at exit.

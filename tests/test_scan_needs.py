@@ -124,10 +124,11 @@ def test_probe_read_kernel_is_handled_by_libbpf(user_db):
 
 def test_weak_kfunc_is_optional(user_db):
     status, obj = scan("weak_kfunc", "--kernel", "6.1")
-    assert status == 0  # tp_btf is there; the kfunc is not, and the program does without it
+    assert status == 0  # tp_btf is there; the kfunc is not, and the program's bpf_ksym_exists() keeps it from it
     call = found(obj, "kfunc", "bpf_task_acquire")
     assert (call["status"], call["need"], call["requires"], call["first_release"], line(call)) == (
-        "optional", "optional", None, "6.2", 15)
+        "adapts", "optional", None, "6.2", 15)
+    assert call["guard"] == "the kernel has kfunc bpf_task_acquire"
     assert "weak" in call["reason"]
     check = found(obj, "feature", "kfunc.exists_check")
     assert (check["rule"], check["status"], check["symbol"], line(check)) == (

@@ -20,10 +20,11 @@ import functools
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kb.formats.bpf import enums as bpf
-from kb.store import availability, queries
+from kb.scan import adapt
+from kb.store import availability, program_rules, queries
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import AS_DOCUMENTED, CALLABLE_FROM, PROBED
@@ -45,8 +46,12 @@ REFUSED = "refused"  # the verifier refuses it whatever the release (license), o
 UNDOCUMENTED = "undocumented"  # the documented lists do not pair it with the program type: a warning
 LEGACY = "legacy"  # a section name only older libbpf releases load
 ABSENT = "absent"  # the judged tree (a build, a distribution's history) gives every item of its kind, not this one
-FAILING = (TOO_NEW, REMOVED, UNKNOWN, REFUSED, ABSENT)
-FAILING_WITHOUT_TARGET = (REFUSED, ABSENT, UNKNOWN)  # fails on every kernel (the tree describes)
+ADAPTS = "adapts"  # reached only where a guard holds, and the guard rules it out where it is missing
+DEPENDS = "depends"  # reached only where a guard holds, which only the target's BTF (or kernel) can tell
+UNRESOLVED = "unresolved"  # a CO-RE relocation the target's BTF cannot satisfy: libbpf poisons the instruction
+TEST_ONLY = "test_only"  # exists only in kernels built for BPF selftests
+FAILING = (TOO_NEW, REMOVED, UNKNOWN, REFUSED, ABSENT, UNRESOLVED)
+FAILING_WITHOUT_TARGET = (REFUSED, ABSENT, UNKNOWN, UNRESOLVED)  # fails on every kernel (the tree describes)
 
 # How a finding bears on the kernel minimum.
 REQUIRED = "required"  # the kernel must have it
@@ -55,6 +60,7 @@ OPTIONAL_NEED = "optional"  # the program works without it (weak extern, an atta
 LIBBPF_ONLY = "libbpf"  # handled entirely by libbpf: the kernel never sees it
 LINK_NEED = "link"  # resolved by linking objects (bpftool gen object)
 CHECK = "check"  # a verifier check, not a release
+GUARDED = "guarded"  # reached only where a guard in the code holds: it does not raise the minimum
 
 # libbpf section flags that are needs of their own (kb.vocab.sections): flag -> feature.
 SECTION_FLAG_FEATURES = {"SEC_SLEEPABLE": "verifier.sleepable", "SEC_XDP_FRAGS": "prog.xdp_frags"}
@@ -80,6 +86,8 @@ class Verdict:
     libbpf: str | None = None  # the libbpf release that handles it (sanitized) or understands it (sections)
     rule: str | None = None  # the detection rule that fired (collectors.bpf.enums), or how it was found
     reason: str = ""  # what was seen and how it is judged, in words
+    guard: str | None = None  # where the code reaches it: "LINUX_KERNEL_VERSION ≥ 5.19" (kb.formats.bpf.guards)
+    otherwise: str | None = None  # what the code uses where the guard does not hold
 
 
 class Finding:
@@ -142,6 +150,7 @@ class ObjectReport:
     programs: list[ProgramReport] = field(default_factory=list)
     license: str | None = None
     gpl_compatible: bool = False
+    core: dict | None = None  # CO-RE against the target's BTF: {"target", "relocations", "resolved", "unresolved"}
 
     @property
     def min_kernel(self) -> str | None:
@@ -167,6 +176,11 @@ def release_key(release: str) -> tuple[int, ...]:
     return rules.kernel_key(release)
 
 
+def past_knowledge(where: availability.Target) -> bool:
+    """Whether the target kernel is newer than every release the knowledge base knows."""
+    return bool(getattr(where, "beyond", None))
+
+
 def _highest(findings) -> tuple[str | None, list[Finding]]:
     releases = {f.verdict.requires for f in findings} - {None}
     if not releases:
@@ -175,31 +189,41 @@ def _highest(findings) -> tuple[str | None, list[Finding]]:
     return top, [f for f in findings if f.verdict.requires == top]
 
 
-class ScanResult:
+class Streamed:
+    """Results produced one object at a time: :meth:`_stream` counts them and notes whether any fails."""
+
+    def __init__(self, skipped: list[str] | None):
+        self.skipped = skipped if skipped is not None else []  # BPF objects in directories that could not be read
+        self.scanned = 0
+        self._failed = False
+
+    def _stream(self, items, fails):
+        for item in items:
+            self.scanned += 1
+            if fails(item):
+                self._failed = True
+            yield item
+
+    @property
+    def failed(self) -> bool:
+        return self._failed
+
+
+class ScanResult(Streamed):
     """The scan of some objects: :attr:`objects` yields one :class:`ObjectReport` at a time, and
     :attr:`failed` says whether any report yielded so far fails on the target."""
 
     def __init__(self, tree: str, data_version: str, kernel: str | None, reports: Iterator[ObjectReport],
                  skipped: list[str] | None = None):
-        self.skipped = skipped if skipped is not None else []  # BPF objects in directories that could not be read
+        super().__init__(skipped)
         self.tree = tree
         self.data_version = data_version
         self.kernel = kernel
-        self.scanned = 0
-        self._failed = False
         self._reports = reports
 
     @property
     def objects(self) -> Iterator[ObjectReport]:
-        for report in self._reports:
-            self.scanned += 1
-            if report.failing(self.kernel):
-                self._failed = True
-            yield report
-
-    @property
-    def failed(self) -> bool:
-        return self._failed
+        return self._stream(self._reports, lambda report: report.failing(self.kernel))
 
 
 # -- finding the objects -----------------------------------------------------------------------------------------
@@ -272,7 +296,8 @@ class _Tree:
                 found = (item, OK, None)
             else:
                 verdict = availability.judge(item, self.where)
-                found = (item, _STATUS[verdict.status], verdict.removed_in)
+                # A kernel past the knowledge base (availability's "beyond"): nothing is known of it.
+                found = (item, _STATUS.get(verdict.status, RELEASE_UNKNOWN), verdict.removed_in)
             self.verdicts[key] = found
         return found
 
@@ -280,7 +305,9 @@ class _Tree:
 class Knowledge:
     """What judging needs of the knowledge base, read once for a whole scan."""
 
-    def __init__(self, conn, tree: str, where: availability.Target | None):
+    def __init__(self, conn, tree: str, where: availability.Target | None, btf=None):
+        self.btf = btf  # kb.formats.btf.core.Target: the target's BTF, where one is known
+        self.rules = program_rules.load()
         self.tree = _Tree(conn, tree, where)
         self.build = queries.tree_info(conn, tree).scheme == BUILD_SCHEME
         # Kinds the tree gives completely: an item of them it lacks, it has not got.  Others (features in any tree,
@@ -412,7 +439,8 @@ class _Judge:
                     else first
             elif need == SANITIZED and self.kernel and status in (TOO_NEW, REMOVED):
                 status = HANDLED
-            elif need == OPTIONAL_NEED and self.kernel and status in (TOO_NEW, REMOVED, UNKNOWN):
+            elif need == OPTIONAL_NEED and (self.kernel or status == UNKNOWN) and status in (TOO_NEW, REMOVED,
+                                                                                             UNKNOWN, ABSENT):
                 status = OPTIONAL
             elif need == LIBBPF_ONLY:
                 status = OK
@@ -465,10 +493,19 @@ class _Judge:
         found = [self.verdict(PROG_TYPE, value.value if value else definition.prog_type,
                               rule=f"section {definition.pattern}", libbpf=libbpf,
                               reason=f'SEC("{section}"): libbpf loads it as {definition.prog_type}')]
+        rules = self.kb.rules
+        section_rule = rules.sections.get(definition.pattern)
+        if section_rule is not None:
+            found.append(self.release_verdict("program", definition.pattern, section_rule,
+                                              f'SEC("{section}"): {section_rule.note}'))
         if definition.expected_attach_type:
             value = self.kb.named(ATTACH_TYPE, definition.expected_attach_type)
             optional = bool(definition.flags & OPTIONAL_ATTACH_FLAGS)
             how = "; libbpf leaves it out on kernels without it" if optional else ""
+            if definition.pattern in rules.attach_required:
+                optional, how = False, f"; {rules.attach_required[definition.pattern].note}, so it is needed"
+            elif definition.pattern in rules.attach_ignored:
+                optional, how = True, f"; {rules.attach_ignored[definition.pattern].note}"
             found.append(self.verdict(
                 ATTACH_TYPE, value.value if value else definition.expected_attach_type,
                 need=OPTIONAL_NEED if optional else REQUIRED, rule=f"section {definition.pattern}",
@@ -478,6 +515,29 @@ class _Judge:
                 found.append(self.feature(feature, rule=f"section flag {flag}",
                                           reason=f'SEC("{section}"): libbpf loads it with {flag}'))
         return found
+
+    def release_verdict(self, kind: str, value: str, fact, reason: str) -> Verdict:
+        """A need whose first release is a fact of data/program_rules.tsv rather than an item of the store."""
+        key = (kind, value, reason)
+        found = self.cache.get(key)
+        if found is None:
+            status = OK
+            where = self.kb.mainline.where if self.kb.mainline.where is not None else self.kb.tree.where
+            if where is not None and not past_knowledge(where) and \
+                    where.key[:4] < rules.kernel_key(fact.release)[:4]:
+                status = TOO_NEW
+            found = self.cache[key] = Verdict(kind, value, None, fact.release, status, requires=fact.release,
+                                              rule=f"program_rules {fact.rule}",
+                                              reason=f"{reason}; from Linux {fact.release} ({fact.source})")
+        return found
+
+    def struct_ops(self, type_name: str | None) -> Verdict:
+        fact = self.kb.rules.struct_ops.get(type_name or "")
+        if fact is None:
+            return Verdict("struct_ops", type_name or "?", None, None, RELEASE_UNKNOWN, rule="program_rules struct_ops",
+                           reason=f"struct_ops map of struct {type_name}: its first release is not in the rules")
+        return self.release_verdict("struct_ops", fact.subject, fact, f"struct_ops map of struct {fact.subject}: "
+                                    f"{fact.note}")
 
     def feature(self, slug: str, *, rule: str, reason: str, weak: bool = False) -> Verdict:
         key = (FEATURE, slug, rule, reason, weak)
@@ -519,6 +579,10 @@ class _Judge:
             reason += " (the object has no BTF: named as the knowledge base's kfunc)"
         verdict = self.verdict(KFUNC, name, need=OPTIONAL_NEED if call.weak else REQUIRED, rule="kfunc_call",
                                reason=reason)
+        test_only = self.kb.rules.test_only_rule(name)
+        if test_only is not None and verdict.status == UNKNOWN:
+            verdict = replace(verdict, status=TEST_ONLY, requires=None, rule="program_rules test_only",
+                              reason=f"{reason}: {test_only.note} ({test_only.source})")
         if name != call.target:  # the finding names what the code calls
             verdict = Verdict(verdict.kind, call.target, *[getattr(verdict, f) for f in _VERDICT_TAIL])
         return verdict
@@ -592,8 +656,12 @@ def judge_object(obj, knowledge: Knowledge, kernel: str | None, judge: _Judge | 
         verdict = judge.verdict(MAP_TYPE, definition.map_type, rule=definition.origin,
                                 reason=what.get(definition.origin, "map"))
         findings.append(Finding(verdict, definition.section, file_offset=definition.file_offset, map=definition.name))
+        if definition.origin == "struct_ops":
+            findings.append(Finding(judge.struct_ops(definition.value_type), definition.section,
+                                    file_offset=definition.file_offset, map=definition.name))
     reached = _reached_by(obj, entries)
     _verifier_checks(judge, obj, report, calls, entries, reached)
+    adapt.judge_object(obj, report, judge)
     _minimums(obj, report, entries)
     return report
 
@@ -677,11 +745,46 @@ def _minimums(obj, report: ObjectReport, entries: dict) -> None:
         program.min_kernel, program.set_by = _highest(mine)
 
 
-def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None = None) -> ScanResult:
+def target_btf(source: str):
+    """The BTF of --btf SOURCE (raw BTF, vmlinux, vmlinuz, .btf.tar.xz), ready for CO-RE resolution."""
+    from kb.formats.btf.core import Target
+    from kb.formats.kimage import KernelImageError, read_kernel_btf
+
+    try:
+        found = read_kernel_btf(source)
+        return Target(found.parse(), os.path.basename(source.rstrip("/")) or source)
+    except (KernelImageError, OSError) as err:
+        raise ScanError(str(err) if isinstance(err, KernelImageError) else f"{source}: {err.strerror}") from None
+
+
+def _where(conn, kernel: str | None, tree: str | None) -> tuple[str, availability.Target | None]:
+    """The tree to judge by and the kernel placed in it."""
     name = queries.resolve_tree(conn, tree)
-    where = availability.target(conn, name, kernel) if kernel or queries.tree_info(conn, name).scheme == BUILD_SCHEME \
-        else None
-    knowledge = Knowledge(conn, name, where)
+    if kernel or queries.tree_info(conn, name).scheme == BUILD_SCHEME:
+        return name, availability.target(conn, name, kernel)
+    return name, None
+
+
+def stored_btf(btf_of, tree: str):
+    from kb.formats.btf.core import Target
+    from kb.formats.btf.reader import BTFError, parse_btf
+
+    data = btf_of(tree) if btf_of else None
+    if data is None:
+        return None
+    try:
+        return Target(parse_btf(data), tree)
+    except BTFError as err:
+        raise ScanError(f"the BTF kept for {tree}: {err}") from None
+
+
+def scan(conn, paths: list[str], *, kernel: str | None = None, tree: str | None = None, btf: str | None = None,
+         btf_of=None) -> ScanResult:
+    """Judge the objects of *paths* against *kernel* in *tree*; *btf* (a probe source) or, for a build tree, the BTF
+    ``btf_of(tree)`` keeps, is the target's BTF for CO-RE and existence guards."""
+    name, where = _where(conn, kernel, tree)
+    target = target_btf(btf) if btf else stored_btf(btf_of, name)
+    knowledge = Knowledge(conn, name, where, target)
     label = where.label if where else None
     skipped: list[str] = []
     objects = _objects(paths, skipped)

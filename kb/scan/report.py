@@ -15,6 +15,8 @@ import urllib.parse
 from kb import __version__
 from kb.scan.judge import (
     ABSENT,
+    ADAPTS,
+    DEPENDS,
     HANDLED,
     LEGACY,
     LINK,
@@ -24,9 +26,11 @@ from kb.scan.judge import (
     RELEASE_UNKNOWN,
     REMOVED,
     SANITIZED,
+    TEST_ONLY,
     TOO_NEW,
     UNDOCUMENTED,
     UNKNOWN,
+    UNRESOLVED,
     Finding,
     ObjectReport,
     ScanResult,
@@ -46,11 +50,15 @@ _STATUS_TEXT = {
     UNDOCUMENTED: "warning: {reason}",
     LEGACY: "warning: {reason}",
     ABSENT: "NOT IN THE JUDGED TREE: {reason}",
+    ADAPTS: "adapts: missing on the target, and not reached there",
+    DEPENDS: "depends on the target (its BTF or kernel version decides)",
+    UNRESOLVED: "CO-RE FAILS: {reason}",
+    TEST_ONLY: "warning: {reason}",
 }
 
 
 def _what(f: Finding) -> str:
-    if f.kind in ("kfunc", "feature", "extern", "section"):
+    if f.kind in ("kfunc", "feature", "extern", "section", "program", "struct_ops", "core"):
         return f"{f.kind} {f.id}"
     if f.kind in ("context", "license"):
         return f"{f.kind}: {'kfunc' if isinstance(f.id, str) else 'helper'} {f.name or f.id}"
@@ -74,7 +82,11 @@ def _status(f: Finding, kernel: str | None) -> str:
         return f"(libbpf {verdict.libbpf}+ handles older kernels)"
     if verdict.kind == "section" and verdict.status == UNKNOWN:
         return f"UNKNOWN: {verdict.reason}"
-    return _STATUS_TEXT[verdict.status].format(libbpf=verdict.libbpf, reason=verdict.reason)
+    text = _STATUS_TEXT[verdict.status].format(libbpf=verdict.libbpf, reason=verdict.reason)
+    if verdict.guard:
+        guard = f"only where {verdict.guard}" + (f"; otherwise {verdict.otherwise}" if verdict.otherwise else "")
+        return guard + (f" ({text})" if text else "")
+    return text
 
 
 def _set_by(findings: list[Finding]) -> str:
@@ -154,7 +166,7 @@ def summary_chunks(result: ScanResult):
 
 
 _VERDICT_FIELDS = ("kind", "id", "name", "first_release", "removed_in", "status", "need", "requires", "libbpf",
-                   "rule", "reason")
+                   "rule", "reason", "guard", "otherwise")
 
 
 class _FindingEncoder:
@@ -214,6 +226,7 @@ def _object_record(report: ObjectReport) -> dict:
         "min_libbpf": report.min_libbpf,
         "license": report.license,
         "gpl_compatible": report.gpl_compatible,
+        "core": report.core,
         "programs": [
             {"section": p.section, "name": p.name, "subprogram": p.subprogram, "prog_type": p.prog_type,
              "attach_type": p.attach_type, "libbpf": p.libbpf, "min_kernel": p.min_kernel,
@@ -305,12 +318,34 @@ RULES = [
      ("The tree judged by (--tree: a probed build, a distribution's history) gives every item of this kind and "
      "not this one, although mainline has it: that kernel lacks it (configured out, or never backported)."),
      "error"),
+    ("KBG022", "program-needs-newer-kernel", "A struct_ops type or program section the target kernel cannot load",
+     ("The kernel struct of a struct_ops map (sched_ext_ops: 6.12) or the program's section (uprobe.s: sleepable "
+     "uprobes, 6.0) arrived after the target kernel (data/program_rules.tsv names the source)."), "error"),
+    ("KBG023", "core-relocation-unresolved", "A CO-RE relocation the target's BTF cannot satisfy",
+     ("Resolved as libbpf does against the target's BTF (--btf, or the BTF kept for --tree), the relocation matches "
+     "no type or member: libbpf poisons the instruction and the verifier refuses the program where the code "
+     "reaches it, or libbpf refuses an ambiguous match outright."), "error"),
+    ("KBG024", "guarded-need", "A need the program reaches only where its own guard holds",
+     ("A helper, kfunc, feature or CO-RE access inside a branch on LINUX_KERNEL_VERSION, a CO-RE existence check or "
+     "bpf_ksym_exists: where the target lacks it, the guard keeps the code from it and the verifier drops the "
+     "dead branch. The message says where the code reaches it and what it uses otherwise."), "note"),
+    ("KBG025", "test-only-kfunc", "A kfunc that exists only in kernels built for BPF selftests",
+     "The kfunc is registered only by the kernel's BPF test code (test_run, bpf_testmod): production kernels lack it.",
+     "warning"),
 ]
 _RULE_INDEX = {rule[0]: n for n, rule in enumerate(RULES)}
 _UNKNOWN_SECTION_RULE = "KBG012"
 
 
 def _rule_for(f: Finding, kernel: str | None) -> str | None:
+    if f.status in (ADAPTS, DEPENDS):
+        return "KBG024"
+    if f.status == UNRESOLVED:
+        return "KBG023"
+    if f.status == TEST_ONLY:
+        return "KBG025"
+    if f.status == TOO_NEW and kernel and f.kind in ("program", "struct_ops"):
+        return "KBG022"
     if f.status == REMOVED and kernel:
         return "KBG008"
     if f.status == TOO_NEW and kernel:
@@ -330,6 +365,13 @@ def _message(f: Finding, kernel: str | None) -> str:
     what = _what(f)
     where = f"in section {f.section}" + (f", program {f.program}, instruction {f.insn}" if f.insn is not None else "")
     rule = f" [{f.rule}: {f.reason}]" if f.reason else ""
+    if f.status in (ADAPTS, DEPENDS):
+        otherwise = f"; otherwise it uses {f.verdict.otherwise}" if f.verdict.otherwise else ""
+        how = "the target lacks it and the guard keeps the code from it" if f.status == ADAPTS else \
+            "whether the target reaches it depends on the target's BTF or kernel"
+        return f"{what} ({where}) is used only where {f.verdict.guard}{otherwise}: {how}.{rule}"
+    if f.status == UNRESOLVED:
+        return f"{what} ({where}): {f.reason}."
     if f.status == TOO_NEW:
         return f"{what} ({where}) first appeared in Linux {f.first_release}; the target is {kernel}.{rule}"
     if f.status == REMOVED:
@@ -417,8 +459,8 @@ def _sarif_result(report: ObjectReport, f: Finding, kernel: str | None) -> dict 
     }
 
 
-def sarif_chunks(result: ScanResult):
-    driver = {
+def _driver() -> dict:
+    return {
         "name": "kbgen",
         "version": __version__,
         "informationUri": "https://github.com/kbgen/kbgen",
@@ -434,6 +476,10 @@ def sarif_chunks(result: ScanResult):
             for rule_id, name, short, full, level in RULES
         ],
     }
+
+
+def sarif_chunks(result: ScanResult):
+    driver = _driver()
     yield ('{\n  "$schema": "https://json.schemastore.org/sarif-2.1.0.json",\n  "version": "2.1.0",\n'
            f'  "runs": [{{\n    "tool": {{"driver": {json.dumps(driver)}}},\n'
            f'    "originalUriBaseIds": {json.dumps({"SRCROOT": {"uri": _cwd_uri()}})},\n    "results": [')
@@ -467,3 +513,61 @@ def rules_markdown() -> str:
     lines = ["| rule | what | level |", "| --- | --- | --- |"]
     lines += [f"| `{rule_id}` | {short} | {level} |" for rule_id, _name, short, _full, level in RULES]
     return "\n".join(lines) + "\n"
+
+
+# -- a matrix of objects x builds (kbgen scan --fleet) --------------------------------------------------------------
+
+
+def fleet_text_chunks(result):
+    """One line per object with a column per build, then why each cell that does not simply run says so."""
+    names = [tree for tree, _label in result.trees]
+    width = max(len(n) for n in names)
+    yield "builds: " + "; ".join(f"{tree} = {label}" for tree, label in result.trees) + "\n"
+    for row in result.rows:
+        cells = "  ".join(c.result.upper().ljust(width) if c.result == "fails" else c.result.ljust(width)
+                          for c in row.cells)
+        yield f"{row.path}\n  {'  '.join(n.ljust(width) for n in names)}\n  {cells.rstrip()}\n"
+        for c in row.cells:
+            if c.why:
+                yield f"    {c.tree}: {c.result}: {'; '.join(c.why)}\n"
+
+
+def fleet_json_chunks(result):
+    trees = [{"tree": tree, "kernel": label} for tree, label in result.trees]
+    yield ('{\n  "data_version": ' + json.dumps(result.data_version) + ',\n  "builds": ' + json.dumps(trees) +
+           ',\n  "objects": [')
+    separator = "\n"
+    for row in result.rows:
+        record = {"path": row.path, "cells": [
+            {"tree": c.tree, "kernel": c.kernel, "result": c.result, "why": c.why,
+             "min_kernel": c.report.min_kernel if c.report else None,
+             "core": c.report.core if c.report else None} for c in row.cells]}
+        yield f"{separator}    {json.dumps(record)}"
+        separator = ",\n"
+    yield f"\n  ],\n  \"scanned\": {result.scanned},\n  \"ok\": {json.dumps(not result.failed)}\n}}\n"
+
+
+def fleet_sarif_chunks(result):
+    """SARIF with one run per build: each run's results are that build's, its properties name the build."""
+    rows = list(result.rows)
+    yield '{\n  "$schema": "https://json.schemastore.org/sarif-2.1.0.json",\n  "version": "2.1.0",\n  "runs": ['
+    for n, (tree, label) in enumerate(result.trees):
+        results = []
+        for row in rows:
+            cell = row.cells[n]
+            for f in cell.report.findings if cell.report else ():
+                found = _sarif_result(cell.report, f, label)
+                if found is not None:
+                    found["properties"]["build"] = tree
+                    results.append(found)
+        run = {"tool": {"driver": _driver()}, "originalUriBaseIds": {"SRCROOT": {"uri": _cwd_uri()}},
+               "results": results, "artifacts": [{"location": _artifact(r.path)} for r in rows],
+               "properties": {"targetKernel": label, "tree": tree, "dataVersion": result.data_version,
+                              "matrix": {r.path: r.cells[n].result for r in rows}}}
+        yield ("\n    " if n == 0 else ",\n    ") + json.dumps(run)
+    yield "\n  ]\n}\n"
+
+
+def write_fleet(result, fmt: str, stream) -> None:
+    for chunk in {"text": fleet_text_chunks, "json": fleet_json_chunks, "sarif": fleet_sarif_chunks}[fmt](result):
+        stream.write(chunk)

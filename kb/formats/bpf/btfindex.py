@@ -97,9 +97,11 @@ class TypeIndex:
                 members = [(self.name(n), t, o) for n, t, o in zip(flat[0::3], flat[1::3], flat[2::3])]
             elif kind == enums.KIND_DATASEC:
                 members = [(None, t, o, s) for t, o, s in zip(flat[0::3], flat[1::3], flat[2::3])]
-            else:  # ENUM, ENUM64, FUNC_PROTO: only their names are asked for
-                step = len(fmt)
-                members = [(self.name(n), None, None) for n in flat[0::step]]
+            elif kind == enums.KIND_ENUM64:
+                members = [(self.name(n), (hi << 32) | (lo & 0xFFFFFFFF), None)
+                           for n, lo, hi in zip(flat[0::3], flat[1::3], flat[2::3])]
+            else:  # ENUM, FUNC_PROTO: (name, value or type)
+                members = [(self.name(n), value, None) for n, value in zip(flat[0::2], flat[1::2])]
         found = self._decoded[type_id] = BTFType(type_id, kind, self.name(name_off), vlen, info >= 0x80000000,
                                                  size_or_type, members, extra)
         return found

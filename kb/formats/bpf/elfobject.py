@@ -18,11 +18,13 @@ import stat
 import struct
 from dataclasses import dataclass, field
 
-from kb.formats.bpf import enums, structs
+from kb.formats.bpf import cfg, enums, guards, structs
 from kb.formats.bpf.btfindex import TypeIndex
 from kb.formats.bpf.elffile import ELFError, ELFFile, NotBPF, NotELF, Section, Symbol
 from kb.formats.bpf.instructions import DecodeError, check_length, scan_code
+from kb.formats.btf import core
 from kb.formats.btf.enums import (
+    CORE_EXISTENCE_KINDS,
     KIND_ARRAY,
     KIND_DECL_TAG,
     KIND_ENUM,
@@ -33,7 +35,7 @@ from kb.formats.btf.enums import (
     KIND_TYPE_TAG,
     KIND_VAR,
 )
-from kb.formats.btf.ext import BTFExt
+from kb.formats.btf.ext import BTFExt, CoreRelocation
 from kb.formats.btf.reader import BTFError
 from kb.vocab.errors import KbgenError
 
@@ -42,6 +44,7 @@ FUNC_GLOBAL = 1  # BTF FUNC linkage
 FUNC_EXTERN = 2
 MAP_TYPE_ARRAY = 2  # BPF_MAP_TYPE_ARRAY: libbpf's map for each global-data section
 MAP_TYPE_STRUCT_OPS = 26  # BPF_MAP_TYPE_STRUCT_OPS
+CORE_LINE_WINDOW = 8 * enums.INSN_SIZE  # how far after a CO-RE relocation its source line may be recorded
 
 
 class ObjectError(KbgenError, ValueError):
@@ -112,6 +115,21 @@ class MapDefinition:
     file_offset: int
     origin: str = "btf"  # btf (.maps), legacy (maps), inner (map-in-map values), global_data, struct_ops
     flags: int | None = None
+    value_type: str | None = None  # a struct_ops map's kernel struct: "sched_ext_ops", "tcp_congestion_ops"
+
+
+@dataclass(slots=True, eq=False)
+class CoreSite:
+    """A CO-RE relocation and where it is: what libbpf resolves against the target's BTF."""
+
+    relocation: CoreRelocation
+    local: str  # what it asks for: "struct task_struct.__state"
+    section: str
+    program: str | None
+    index: int  # instruction slot in the section
+    file_offset: int
+    source: SourceLine | None = None
+    function: int | None = None
 
 
 @dataclass(slots=True)
@@ -138,6 +156,12 @@ class BPFObject:
     map_uses: dict[int, set[str]] = field(default_factory=dict)  # function -> maps it loads (ld_imm64)
     license: str | None = None  # the license section's string; None without one
     has_btf: bool = False
+    btf: TypeIndex | None = None  # the object's own BTF (what CO-RE relocations are read over)
+    core: list[CoreSite] = field(default_factory=list)
+    # function -> [(first slot, end slot, condition)]: the blocks that run only where a guard holds (guards.analyse)
+    guards: dict[int, list] = field(default_factory=dict)
+    # function -> [(caller function, instruction slot)]: where it is called or its address taken
+    call_sites: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
 
     def reach(self, function: int) -> set[int]:
         """The function and every function it calls, directly or not: what libbpf loads as one program."""
@@ -223,6 +247,7 @@ class _Reader:
         self._sources: dict[str, str] = {}
         self._located_hits: dict[tuple, int] = {}
         self._resolvers: dict[str, object] = {}
+        self._atoms: dict[int, dict[int, guards.Atom]] = {}  # section index -> slot -> the value it loads
 
     def read(self) -> BPFObject:
         elf, obj = self.elf, self.obj
@@ -231,6 +256,7 @@ class _Reader:
             with elf.data(btf_section) as view:
                 self.btf = TypeIndex(view)
             obj.has_btf = True
+            obj.btf = self.btf
             self._classify_externs()
         ext_section = elf.by_name.get(".BTF.ext")
         if self.btf is not None and ext_section is not None and ext_section.type != enums.SHT_NOBITS:
@@ -361,9 +387,47 @@ class _Reader:
                 else:
                     target_section, target = section.index, offset + (imm + 1) * enums.INSN_SIZE
                 self._edge(section, offset, target_section, target, "bpf2bpf_call")
+        self._core_sites(section)
         for offset, (symbol_index, _type) in sorted(relocations.items()):
             if offset + 16 <= section.size and self.data[section.offset + offset] == enums.CODE_LD_IMM64:
                 self._load(section, offset, elf.symbol(symbol_index))
+        self._guards(section, first, starts)
+
+    def _core_sites(self, section: Section) -> None:
+        if self.ext is None or section.name not in self.ext.core_blocks:
+            return
+        atoms = self._atoms.setdefault(section.index, {})
+        for relocation in self.ext.core_relocations(section.name):
+            offset = relocation.insn_offset
+            if offset % enums.INSN_SIZE or offset >= section.size:
+                raise ObjectError(f"{self.path}: CO-RE relocation at byte {offset} lies outside section "
+                                  f"{section.name}")
+            local = core.describe(self.btf, relocation)
+            where = self._where(section, offset)
+            resolve = self._resolver(section.name)
+            if resolve is not None:
+                where["source"] = resolve.following(offset, CORE_LINE_WINDOW)
+            self.obj.core.append(CoreSite(relocation, local, section.name, where["program"], where["index"],
+                                          where["file_offset"], where["source"], where["function"]))
+            if relocation.kind in CORE_EXISTENCE_KINDS:
+                what = "a type matching " if relocation.kind == core.TYPE_MATCHES else ""
+                atoms[offset // enums.INSN_SIZE] = guards.Atom(guards.CORE, (section.name, offset), what + local, True)
+
+    def _guards(self, section: Section, first: int, starts: list[int]) -> None:
+        """The blocks of each function of the section that run only where a guard holds."""
+        atoms = self._atoms.pop(section.index, None)
+        if not atoms:
+            return
+        bounds = [*starts, section.size]
+        for n, start in enumerate(starts):
+            mine = {slot: atom for slot, atom in atoms.items() if start // 8 <= slot < bounds[n + 1] // 8}
+            if not mine:
+                continue
+            insns = cfg.decode_function(self.data, section.offset, self.elf.order, start // enums.INSN_SIZE,
+                                        (bounds[n + 1] - start) // enums.INSN_SIZE)
+            found = guards.analyse(insns, mine)
+            if found:
+                self.obj.guards[first + n] = found
 
     def _helper_calls(self, section: Section, first: int, calls: list[tuple[int, int]]) -> None:
         """The helper calls of a section (most of the calls of most objects), located in one go."""
@@ -387,6 +451,7 @@ class _Reader:
         name = self.obj.functions[callee].name if callee is not None else f"{target_section}+{target}"
         if caller is not None and callee is not None:
             self.obj.callees.setdefault(caller, set()).add(callee)
+            self.obj.call_sites.setdefault(callee, []).append((caller, offset // enums.INSN_SIZE))
         self._hit(enums.REFERENCE_RULES[rule], section, offset, symbol=name)
 
     def _extern_call(self, section: Section, offset: int, symbol: Symbol) -> None:
@@ -412,10 +477,16 @@ class _Reader:
                 self.obj.calls.append(Call("extern", symbol.name, weak=weak, variable=True,
                                            **self._where(section, offset)))
             elif extern.datasec == enums.KCONFIG_SECTION:
+                self._atom(section, offset, guards.Atom(guards.KCONFIG, (symbol.name,), symbol.name, False))
                 self._hit(rules["kconfig"], section, offset, symbol=symbol.name, weak=weak)
             elif extern.func:
+                if weak:
+                    self._atom(section, offset, guards.Atom(guards.KSYM, (symbol.name,), f"kfunc {symbol.name}", True))
                 self._hit(rules["kfunc_address"], section, offset, symbol=symbol.name, weak=weak)
             else:
+                if weak:
+                    self._atom(section, offset, guards.Atom(guards.KSYM, (symbol.name,), f"kernel symbol "
+                                                            f"{symbol.name}", True))
                 rule = "ksym_weak" if weak else "ksym_typeless" if extern.typeless else "ksym_typed"
                 self._hit(rules[rule], section, offset, symbol=symbol.name, weak=weak)
             return
@@ -435,6 +506,9 @@ class _Reader:
         elif target.executable:
             (imm,) = struct.unpack_from(elf.order + "i", self.data, section.offset + offset + 4)
             self._edge(section, offset, target.index, symbol.value + imm, "callback")
+
+    def _atom(self, section: Section, offset: int, atom: guards.Atom) -> None:
+        self._atoms.setdefault(section.index, {})[offset // enums.INSN_SIZE] = atom
 
     # -- BTF -------------------------------------------------------------------------------------------------------
 
@@ -506,8 +580,11 @@ class _Reader:
             elif section.name in enums.STRUCT_OPS_SECTIONS:
                 datasec = datasecs.get(section.name)
                 for _name, var_id, offset, _size in datasec.members if datasec else ():
-                    obj.maps.append(MapDefinition(self.btf.type(var_id).name, MAP_TYPE_STRUCT_OPS, section.name,
-                                                  section.offset + offset, "struct_ops"))
+                    var = self.btf.type(var_id)
+                    value = self.btf.resolve(var.type) if var.kind == KIND_VAR else None
+                    obj.maps.append(MapDefinition(var.name, MAP_TYPE_STRUCT_OPS, section.name,
+                                                  section.offset + offset, "struct_ops",
+                                                  value_type=value.name if value is not None else None))
 
     def _inner_map(self, definition) -> int | None:
         """The map type of ``__array(values, struct {...})`` in a map-in-map definition."""

@@ -185,6 +185,17 @@ class _Resolver:
     def __call__(self, offset: int):
         return self._record(bisect.bisect_right(self.offsets, offset) - 1)
 
+    def following(self, offset: int, window: int) -> object:
+        """The line of the record at *offset*, else of the first record in the *window* bytes after it, else of the
+        one before it.  For a CO-RE relocation: the compiler gives the line to the call or load the relocated
+        instruction prepares, and leaves the instruction under whatever line came before."""
+        at = bisect.bisect_left(self.offsets, offset)
+        while at < len(self.offsets) and self.offsets[at] - offset <= window:
+            if self.line_cols[at] >> 10:  # line 0: compiler-made code, no line of its own
+                return self._record(at)
+            at += 1
+        return self(offset)
+
     def many(self, offsets: list[int]) -> list:
         """The source lines of many offsets at once (the common case: every call of a section)."""
         offsets_, record, made = self.offsets, self._record, self.made
