@@ -26,7 +26,7 @@ class BadInput(click.ClickException):
     exit_code = 2
 
 
-def _show_warning(message, category, *_args, **_kwargs):
+def _show_warning(message, _category, *_args, **_kwargs):
     click.echo(f"kbgen: warning: {message}", err=True)
 
 

@@ -97,12 +97,6 @@ class LiveProbe:
     helper_names: dict[int, str]  # the caller's names of the helper ids probed
     timing: Timing
 
-    def supported_prog_types(self) -> list[str]:
-        return [name for name, v in self.prog_types.items() if v.supported]
-
-    def supported_map_types(self) -> list[str]:
-        return [name for name, v in self.map_types.items() if v.supported]
-
     def undecided(self) -> dict[str, str]:
         """Every program and map type the probe could not tell, with the reason."""
         return {

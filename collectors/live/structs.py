@@ -118,27 +118,11 @@ class InsnArrayValue(ctypes.Structure):
     _fields_ = [("orig_off", u32), ("xlated_off", u32), ("jitted_off", u32), ("_reserved", u32)]
 
 
-ATTRS = {"BPF_PROG_LOAD": ProgLoadAttr, "BPF_MAP_CREATE": MapCreateAttr, "BPF_BTF_LOAD": BtfLoadAttr}
-
-
 def attr_size(cls: type[ctypes.Structure]) -> int:
     """Bytes up to the end of the last field, the size libbpf passes bpf() (no tail padding)."""
     name = cls._fields_[-1][0]
     field = getattr(cls, name)
     return field.offset + field.size
-
-
-def field_offsets(cls: type[ctypes.Structure]) -> dict[str, int]:
-    """Every named field's byte offset, members of anonymous unions included."""
-    offsets = {}
-    for name, ctype in cls._fields_:
-        offset = getattr(cls, name).offset
-        if name in getattr(cls, "_anonymous_", ()):
-            for inner, _ in ctype._fields_:
-                offsets[inner] = offset + getattr(ctype, inner).offset
-        else:
-            offsets[name] = offset
-    return offsets
 
 
 # struct bpf_insn: code, dst_reg:4 + src_reg:4, off, imm.  The C bit-fields fill a byte from its low bits

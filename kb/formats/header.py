@@ -240,15 +240,6 @@ def _enum_relative(text: str, enum_name: str, region: tuple[int, int] | None = N
         raise err.shifted(first_line) from None
 
 
-def parse_enum(text: str, enum_name: str) -> list[Enumerator] | None:
-    """Enumerators of ``enum NAME`` in the header *text*, or None if it has no such enum."""
-    found = _enum_relative(text, enum_name)
-    if found is None:
-        return None
-    relative, first_line = found
-    return [e._replace(line=e.line + first_line) for e in relative]
-
-
 _MAPPER_DEFINES = (
     ("___BPF_FUNC_MAPPER", "#define ___BPF_FUNC_MAPPER(FN, ctx...)"),
     ("__BPF_FUNC_MAPPER", "#define __BPF_FUNC_MAPPER(FN)"),
