@@ -98,3 +98,22 @@ def test_errors_share_one_base():
 
 # Raised and caught inside one module, never seen by a user: each is turned into a KbgenError naming the file.
 INTERNAL = {"HeaderParseError", "HelperDocError", "DecodeError", "BTFError", "FormatError"}
+
+
+FLOORS = ("kb.vocab", "kb.formats", "collectors", "kb.store", "kb.outputs", "kb.scan", "kb.site", "kb")
+
+
+def layout_table() -> str:
+    """The README's table of the parts, from each package's own docstring: what it is and what it may import."""
+    rows = ["| part | what it is | may import |", "| --- | --- | --- |"]
+    for name in FLOORS:
+        init = ROOT / name.replace(".", "/") / "__init__.py"
+        summary = (ast.get_docstring(ast.parse(init.read_text())) or "").split("\n\n")[0].replace("\n", " ")
+        rule = ", ".join(f"`{part}`" for part in rule_of(init.parent))
+        label = "`kb` (the face: `api`, `cli`, `paths`)" if name == "kb" else f"`{name}`"
+        rows.append(f"| {label} | {summary.replace('``', '`')} | {rule} |")
+    return "\n".join(rows) + "\n"
+
+
+def test_the_readme_draws_the_parts_as_the_packages_state_them():
+    assert layout_table() in (ROOT / "README.md").read_text(), "README's layout table differs from the packages"
