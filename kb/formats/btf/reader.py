@@ -141,7 +141,7 @@ class BTF:
         """The ids of every type of *kind*, in id order."""
         noted = self._layout.noted.get(kind)
         if noted is not None:
-            return noted
+            return list(noted)
         return [i for i in range(len(self)) if self.info(i)[0] == kind]
 
     def resolve(self, type_id: int) -> BTFType:
@@ -189,7 +189,7 @@ def read_header(data) -> BTFHeader:
 
 def parse_btf(data) -> BTF:
     """Parse raw BTF (header, type section, string section); a :class:`BTFError` naming the byte if it is bad."""
-    if not isinstance(data, (bytes, bytearray)):
+    if not isinstance(data, bytes):  # a copy of a mutable buffer: the parsed BTF must not change under it
         data = bytes(data)
     header = read_header(data)
     layout = _walk(data, header)
