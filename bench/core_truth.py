@@ -20,14 +20,18 @@ Two runs of libbpf per (object, target), both with `bpftool -d` (libbpf's debug 
   same spec lines and the patch: `patched insn #I (ALU/ALU64) imm A -> B`, `(LDX/ST/STX) off A -> B` (and
   `mem_sz A -> B`), `(LDIMM64) imm64 A -> B`, or `substituting insn #I w/ invalid insn` (poisoned).  The programs
   are then loaded into the running kernel (the verifier's verdict is irrelevant here), inside `unshare --mount`
-  over a bpffs of its own.  CO-RE
-  runs after map creation and extern resolution against the running kernel, so an object failing those has no
-  load column.
+  over a bpffs of its own.  CO-RE runs after map creation and extern resolution against the running kernel, so
+  an object failing those (or one libbpf cannot open) has no load column.
 
 The records themselves (section, index, instruction offset, kind, access string) come from the object's .BTF.ext,
 read here with no kbgen code, and are the rows: a relocation libbpf never logged (a `?SEC` program in load mode,
-an earlier error) is a row with an empty result.  Output: OUT_DIR/NAME/<object path with / as __>.tsv per
-(object, target), OUT_DIR/summary.tsv (one line per pair), OUT_DIR/targets.tsv.  Objects over 64 MiB are skipped.
+an earlier error) is a row with an empty result.  Columns: section, relo (index within the section, libbpf's
+`relo #N`), insn (instruction index within the section: insn_off / 8), kind, local_id, local (libbpf's spec of
+the local side), access, candidates (matching/all), target (matching candidates' specs), gen (value from the gen
+log), load_prog, load_insn (within the program), load (patched value or `poison`), value (load, else gen), note
+(other libbpf lines; `gen X != load Y` if the two runs disagree).  Output: OUT_DIR/NAME/<object path with / as
+__>.tsv per (object, target), OUT_DIR/summary.tsv (one line per pair), OUT_DIR/targets.tsv.  Objects over 64 MiB
+are skipped.
 """
 
 from __future__ import annotations

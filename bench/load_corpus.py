@@ -17,19 +17,20 @@ failed on, its errno, the verifier's last meaningful line (libbpf prints the log
 - environment, the program may be fine: `attach target absent` (fentry/tp_btf/lsm target or kprobe function not
   in this kernel), `ksym absent` (a non-weak `__ksym` not in vmlinux or module BTF), `module BTF` (a type or kfunc
   living in a module that is not loaded), `lockdown` (a helper the lockdown LSM withdraws, e.g.
-  `bpf_probe_write_user` in integrity mode), `map creation` (a map this kernel refuses, often a size user space
-  sets before load: max_entries 0, a stack map's value size), `struct_ops` (the struct_ops type is not in this
-  kernel), `refused before verification (PREFIX)` (an errno with no verifier log, named by the program's
-  section prefix: fentry, lsm, iter... which this kernel refuses; the header lists the program types `bpftool
-  feature probe` finds unavailable);
+  `bpf_probe_write_user` in integrity mode), `map creation` (a map this kernel refuses, often one user space
+  sizes before load; --per-program reads the definitions and says `map sized by user space`: max_entries 0, a
+  stack map's value size 0, or `map definition for another loader`: a ringbuf with a value type), `struct_ops`
+  (the struct_ops type is not in this kernel), `refused before verification (PREFIX)` (an errno with no
+  verifier log, named by the program's section prefix: fentry, lsm, iter... which this kernel refuses; the
+  header lists the program types `bpftool feature probe` finds unavailable);
 - the object itself against this kernel: `CO-RE unresolved` (a poisoned instruction reached: `invalid func
   unknown#195896080`, `failed to resolve CO-RE relocation`), `unknown helper` / `unknown kfunc`, `verifier` (any
   other verifier refusal), `extern without BTF` (an extern libbpf cannot type, e.g. a `memcmp` call clang left),
   `section unknown to libbpf` (written for another loader: cilium/ebpf, Inspektor Gadget), `libbpf open` (libbpf
   cannot open the object: legacy `maps`, static programs), `timeout`.
 
-Tools whose user space picks one of alternative programs (fentry or kprobe) or sizes maps before load are refused
-here as a whole object: loadall loads every program as the object stands.
+Without --per-program, a tool whose user space picks one of alternative programs (fentry or kprobe) or sizes
+maps before load is refused as a whole object: loadall loads every program as the object stands.
 
 Objects are those ending in .o under CORPUS_DIR; objects over 64 MiB are skipped.  The kernel release and the
 lockdown mode (if securityfs is mounted) head the output as comments.
@@ -56,6 +57,7 @@ from elftools.elf.sections import SymbolTableSection
 BPFFS = "/sys/fs/bpf"
 MAX_OBJECT = 64 << 20
 MAX_LINE = 400
+STACK_TRACE, RINGBUF = 7, 27  # enum bpf_map_type
 MAX_LOG = (16 << 20) + 4096  # libbpf's largest verifier log buffer, plus its framing
 COLUMNS = ("object", "result", "programs", "program", "section", "errno", "reason", "last", "detail")
 
@@ -80,7 +82,8 @@ REASONS = (
     ("unknown kfunc", re.compile(r"calling kernel function .* is not allowed|kernel btf_id \d+ is not a function|"
                                  r"kfunc .* is not allowed")),
     ("section unknown to libbpf", re.compile(r"missing BPF prog type|failed to guess program type")),
-    ("libbpf open", re.compile(r"Error: failed to open object file|sec '[^']*': failed to")),
+    ("libbpf open", re.compile(r"Error: failed to open object file|sec '[^']*': failed to|legacy map definitions"
+                               r"|is static and not supported")),
 )
 def classify(lines: list[str], verifier: list[str], errno: str, section: str) -> str:
     text = "\n".join(verifier + lines)
@@ -186,6 +189,8 @@ def load_programs(job: tuple[str, str, dict]) -> list[dict]:
                path]
     code, reports = run_captured(command, options["timeout"],
                                  lambda out: [json.loads(line) for line in out if line.startswith("{")])
+    if code == 0 and not reports:
+        return [row | {"result": "no programs", "programs": "0"}]
     if not reports:
         return [row | {"result": "refused", "reason": "timeout" if code is None else f"loader exit {code}"}]
     rows = []
@@ -193,15 +198,31 @@ def load_programs(job: tuple[str, str, dict]) -> list[dict]:
         mine = row | {"program": report["program"], "section": report["section"]}
         if report["err"] == 0:
             rows.append(mine | {"result": "loaded", "programs": "1"})
+        elif report["type"] == 0 and report["program"]:
+            rows.append(mine | {"result": "refused", "programs": "0", "errno": str(report["err"]),
+                                "reason": "section unknown to libbpf", "detail": "BPF_PROG_TYPE_UNSPEC"})
         else:
             judged = judge(report["log"], report["err"], report["section"])
+            if judged["reason"] == "map creation":
+                judged["reason"] = map_reason(judged["detail"], report.get("maps", {}))
             rows.append(mine | judged | {"programs": "0", "errno": judged["errno"] or str(report["err"])})
     return rows
 
 
+def map_reason(detail: str, maps: dict[str, list[int]]) -> str:
+    """Why a map was refused, from its definition: [type, key size, value size, max entries] as libbpf read it."""
+    name = re.search(r"map '([^']*)': failed to create", detail)
+    kind, key, value, entries = maps.get(name[1] if name else "", [0, 0, 0, 1])
+    if entries == 0 or (kind == STACK_TRACE and value == 0):
+        return "map sized by user space"
+    if kind == RINGBUF and (key or value):
+        return "map definition for another loader"  # cilium/ebpf takes a ringbuf's value type for code generation
+    return "map creation"
+
+
 def child(libbpf: str, path: str) -> int:
     """In the private namespace: open PATH once per program, autoload only that one, load, print a JSON line."""
-    lib, libc = ctypes.CDLL(libbpf), ctypes.CDLL(None)
+    lib, libc = ctypes.CDLL(libbpf, use_errno=True), ctypes.CDLL(None)
     buffer = ctypes.create_string_buffer(MAX_LOG)
     log: list[str] = []
 
@@ -220,28 +241,43 @@ def child(libbpf: str, path: str) -> int:
     lib.bpf_object__open_file.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     lib.bpf_object__next_program.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.bpf_program__name.argtypes = lib.bpf_program__section_name.argtypes = [ctypes.c_void_p]
+    lib.bpf_program__type.argtypes = [ctypes.c_void_p]
+    lib.bpf_object__next_map.restype, lib.bpf_map__name.restype = ctypes.c_void_p, ctypes.c_char_p
+    lib.bpf_object__next_map.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    for field in ("name", "type", "key_size", "value_size", "max_entries"):
+        getattr(lib, f"bpf_map__{field}").argtypes = [ctypes.c_void_p]
     lib.bpf_program__set_autoload.argtypes = [ctypes.c_void_p, ctypes.c_bool]
     lib.bpf_object__load.argtypes = lib.bpf_object__close.argtypes = [ctypes.c_void_p]
 
     def programs(obj):
         program = lib.bpf_object__next_program(obj, None)
         while program:
-            yield program, lib.bpf_program__name(program).decode(), lib.bpf_program__section_name(program).decode()
+            yield (program, lib.bpf_program__name(program).decode(), lib.bpf_program__section_name(program).decode(),
+                   lib.bpf_program__type(program))
             program = lib.bpf_object__next_program(obj, program)
 
     obj = lib.bpf_object__open_file(path.encode(), None)
     if not obj:
-        print(json.dumps({"program": "", "section": "", "err": -ctypes.get_errno() or -1, "log": tail(log)}))
+        print(json.dumps({"program": "", "section": "", "type": -1, "err": -ctypes.get_errno() or -1,
+                          "log": tail(log)}))
         return 0
-    names = [(name, section) for _, name, section in programs(obj)]
+    names = [(name, section, kind) for _, name, section, kind in programs(obj)]
+    maps = {}
+    bpf_map = lib.bpf_object__next_map(obj, None)
+    while bpf_map:
+        maps[lib.bpf_map__name(bpf_map).decode()] = [
+            getattr(lib, f"bpf_map__{field}")(bpf_map) for field in ("type", "key_size", "value_size", "max_entries")
+        ]
+        bpf_map = lib.bpf_object__next_map(obj, bpf_map)
     lib.bpf_object__close(obj)
-    for name, section in names:
+    for name, section, kind in names:
         log.clear()
         obj = lib.bpf_object__open_file(path.encode(), None)
-        for program, other, _ in programs(obj):
+        for program, other, _, _ in programs(obj):
             lib.bpf_program__set_autoload(program, other == name)
         err = lib.bpf_object__load(obj)
-        print(json.dumps({"program": name, "section": section, "err": err, "log": tail(log)}), flush=True)
+        print(json.dumps({"program": name, "section": section, "type": kind, "err": err, "log": tail(log),
+                          "maps": maps}), flush=True)
         lib.bpf_object__close(obj)
     return 0
 
