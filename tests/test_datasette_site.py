@@ -270,7 +270,7 @@ def test_the_release_page(site):
     assert "<h1" in html and "What arrived in 5.19</h1>" in html
     assert '<a href="/kb/arrived_in?release=5.18" rel="prev">' in html
     assert '<a href="/kb/arrived_in?release=6.0" rel="next">' in html
-    assert '<a href="/kb/helpers/195">map_lookup_percpu_elem</a>' in html
+    assert '<a href="/kb/helpers/195">bpf_map_lookup_percpu_elem</a>' in html
 
 
 def test_canned_queries_read_as_pages(site):
@@ -329,15 +329,15 @@ def test_cards_of_other_kinds(site):
 def test_build_and_tree_pages(site):
     html = card(site, f"/kb/trees/{BUILD_TREE}")
     assert "A probed kernel build" in html
-    assert "Backports (2)" in html and '<a href="/kb/items/mybuild,helper,211">cgrp_storage_delete</a>' in html
-    assert '<a href="/kb/helpers/195">map_lookup_percpu_elem</a>' in html  # it lacks what mainline has by 6.1
+    assert "Backports (2)" in html and '<a href="/kb/items/mybuild,helper,211">bpf_cgrp_storage_delete</a>' in html
+    assert '<a href="/kb/helpers/195">bpf_map_lookup_percpu_elem</a>' in html  # it lacks what mainline has by 6.1
     assert "Not in mainline (1)" in html
     release = card(site, f"/kb/releases/{BUILD_TREE},{BUILD_RELEASE.replace('.', '~2E')}")
     assert "Backports (2)" in release and "Mainline base</dt><dd>6.1" in release
     distro = card(site, f"/kb/trees/{DISTRO_TREE}")
     assert "A line of kernel history with 3 releases (ubuntu scheme)" in distro
     arrived = card(site, f"/kb/releases/{DISTRO_TREE},5~2E15~2E0-100~2E110")
-    assert '<a href="/kb/items/ubuntu-test,helper,195">map_lookup_percpu_elem</a>' in arrived
+    assert '<a href="/kb/items/ubuntu-test,helper,195">bpf_map_lookup_percpu_elem</a>' in arrived
     assert "Backports (1)" in arrived
 
 
@@ -381,9 +381,9 @@ def test_versions_filter_and_sort_as_versions(site):
 
 def test_names_are_arrays(site):
     helper = rows(site, "/kb/helpers", id="192")[0]
-    assert helper["names"] == ["skb_set_delivery_time", "skb_set_tstamp"]
+    assert helper["names"] == ["bpf_skb_set_delivery_time", "bpf_skb_set_tstamp"]
     row = get(site, "/kb/helpers/192.json?_shape=array").json()[0]
-    assert row["names"] == ["skb_set_delivery_time", "skb_set_tstamp"]
+    assert row["names"] == ["bpf_skb_set_delivery_time", "bpf_skb_set_tstamp"]
     raw = get(site, "/kb/helpers.json?_shape=array&id=192&_json=signature").json()[0]
     assert isinstance(raw["names"], str)  # a reader's own _json choice stands
 

@@ -49,8 +49,8 @@ def test_helpers_json_for_linters(datasette):
     assert len(rows) == 212
     assert {"id", "name", "first_release", "commit"} <= set(rows[0])
     h195 = next(r for r in rows if r["id"] == 195)
-    assert (h195["name"], h195["first_release"], h195["names"]) == ("map_lookup_percpu_elem", "5.19",
-                                                                      ["map_lookup_percpu_elem"])
+    assert (h195["name"], h195["first_release"], h195["names"]) == ("bpf_map_lookup_percpu_elem", "5.19",
+                                                                      ["bpf_map_lookup_percpu_elem"])
     assert h195["commit"].startswith("07343110b293")
 
 
@@ -143,8 +143,8 @@ def test_other_trees_do_not_link_to_mainline_and_renames_show(history, tmp_path)
     # Canned queries answer from the published tree, not mainline.
     available = get_json(ds, "/kb/available_on.json?_shape=array&kernel=4.2&kind=helper")
     assert [(r["id"], r["name"], r["first_release"]) for r in available] == [
-        (0, "unspec", "4.0"), (1, "map_lookup_elem", "4.0"), (2, "map_update_elem", "4.0"), (3, "probe_read", "4.1"),
-        (4, "newest_name", "4.1"), (5, "side_helper", "4.2")]
+        (0, "bpf_unspec", "4.0"), (1, "bpf_map_lookup_elem", "4.0"), (2, "bpf_map_update_elem", "4.0"),
+        (3, "bpf_probe_read", "4.1"), (4, "bpf_newest_name", "4.1"), (5, "bpf_side_helper", "4.2")]
 
 
 def test_writes_are_refused(datasette):

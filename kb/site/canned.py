@@ -163,8 +163,8 @@ AVAILABLE_ON = f"""with
 {_placed()},
 {JUDGED}
 select kind, id, name, first_release, removed_in, [commit], tree, judged_as, error from (
-  select kind, value as id, name, first_release, removed_in, introduced_by as [commit], tree, label as judged_as,
-    null as error
+  select kind, value as id, kbgen_display_name(kind, name) as name, first_release, removed_in,
+    introduced_by as [commit], tree, label as judged_as, null as error
   from judged
   where json_extract(verdict, '$.available') = 1 and (:kind = '' or kind = :kind)
   union all
@@ -176,19 +176,25 @@ select kind, id, name, first_release, removed_in, [commit], tree, judged_as, err
 order by {kind_order('kind')}, id"""
 
 
+# What an item is, in a line: its commit's subject where the source gives one, else its title or signature.
+ABOUT = ("coalesce(i.subject, i.title, i.signature, (select d.signature from helper_docs d where d.tree = i.tree"
+         f" and d.value = i.value and i.kind = '{HELPER}' order by d.variant limit 1))")
+
 ARRIVED_IN = f"""with p(tree, key) as (
   select t.name, coalesce(
     (select r.sort_key from releases r where r.tree = t.name and r.version = trim(:release)),
     kbgen_release_key(t.scheme, trim(:release)))
   from trees t where t.name = {PUBLISHED}
 )
-select kind, id, name, change, first_release, [commit], subject, error from (
-  select i.kind, i.value as id, i.name, case when w.position = 0 then 'arrived' else 'returned' end as change,
-    i.first_release, i.introduced_by as [commit], i.subject, null as error
+select kind, id, name, change, first_release, [commit], about, error from (
+  select i.kind, i.value as id, kbgen_display_name(i.kind, i.name) as name,
+    case when w.position = 0 then 'arrived' else 'returned' end as change,
+    i.first_release, i.introduced_by as [commit], {ABOUT} as about, null as error
   from p join windows w on w.tree = p.tree and w.since_key = p.key
   join items i on i.tree = w.tree and i.kind = w.kind and i.value = w.value
   union all
-  select i.kind, i.value, i.name, 'removed', i.first_release, i.introduced_by, i.subject, null
+  select i.kind, i.value, kbgen_display_name(i.kind, i.name), 'removed', i.first_release, i.introduced_by, {ABOUT},
+    null
   from p join windows w on w.tree = p.tree and w.until_key = p.key
   join items i on i.tree = w.tree and i.kind = w.kind and i.value = w.value
   union all
@@ -259,12 +265,14 @@ mainline as (
 select change, kind, id, name, first_release, mainline_first_release, mainline_removed_in, tree, error from (
   select case when m.value is null then 'not in mainline' when m.status = 'removed' then 'kept' else 'backport' end
       as change,
-    t.kind, t.value as id, t.name, t.first_release, m.first_release as mainline_first_release,
+    t.kind, t.value as id, kbgen_display_name(t.kind, t.name) as name, t.first_release,
+    m.first_release as mainline_first_release,
     m.removed_in as mainline_removed_in, t.tree, null as error
   from tree_items t left join mainline m on m.kind = t.kind and m.value = t.value
   where t.here = 1 and (m.value is null or m.status in ('not_yet', 'removed'))
   union all
-  select 'lacks', m.kind, m.value, m.name, null, m.first_release, m.removed_in, m.tree, null
+  select 'lacks', m.kind, m.value, kbgen_display_name(m.kind, m.name), null, m.first_release, m.removed_in, m.tree,
+    null
   from mainline m left join tree_items t on t.kind = m.kind and t.value = m.value
   where m.status = 'available' and coalesce(t.here, 0) = 0
   union all
@@ -312,7 +320,8 @@ QUERIES = {
     ),
     "arrived_in": (
         "What arrived in a release",
-        "Items that arrived in a release (5.19), came back in it, or were removed in it.",
+        ("Items that arrived in a release (5.19), came back in it, or were removed in it; about: the commit's subject "
+         "where the source gives one, else the item's title or signature."),
         ARRIVED_IN,
     ),
     "min_kernel_for_helpers": (

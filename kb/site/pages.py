@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 
@@ -244,10 +244,16 @@ async def tree_card(execute: Execute, links: Links, name: str) -> dict | None:
     sections = await execute("select count(distinct release) as n from section_rules where tree = :name",
                              {"name": name})
     comparison = await compare(execute, links, name) if name != MAINLINE and releases and counts else {}
+    window_releases = [] if releases else [
+        {"version": r["since"], "url": links.query("arrived_in", {"release": r["since"]})
+         if name == published else links.table("windows", {"tree": name, "since": r["since"]})}
+        for r in await execute("select since from windows where tree = :name and since_key is not null"
+                               " group by since_key order by since_key", {"name": name})]
     return {
         "tree": tree, "is_build": tree["scheme"] == BUILD_SCHEME, "published": name == published,
         "releases": [dict(r, url=links.row("releases", (name, r["version"]))) for r in releases[-200:]],
         "releases_total": len(releases), "releases_url": links.table("releases", {"tree": name}),
+        "window_releases": window_releases,
         "counts": [dict(c, url=links.table("items", {"tree": name, "kind": c["kind"]}),
                         words=word_of(c["kind"])) for c in counts],
         "sources": sources, "comparison": comparison, "compared": bool(comparison) or bool(
@@ -269,7 +275,7 @@ async def release_card(execute: Execute, links: Links, tree: str, version: str) 
     published = await published_tree(execute)
     changes = await execute(
         "select case when w.since_key = :key then (case when w.position = 0 then 'arrived' else 'returned' end)"
-        " else 'removed' end as change, i.kind, i.value, i.name from windows w"
+        " else 'removed' end as change, i.kind, i.value, kbgen_display_name(i.kind, i.name) as name from windows w"
         " join items i on i.tree = w.tree and i.kind = w.kind and i.value = w.value"
         " where w.tree = :tree and (w.since_key = :key or w.until_key = :key)"
         f" order by change, {canned.kind_order('i.kind')}, i.value",
@@ -277,7 +283,11 @@ async def release_card(execute: Execute, links: Links, tree: str, version: str) 
     for row in changes:
         row["url"] = item_url(links, published, tree, row["kind"], row["value"])
     comparison = await compare(execute, links, tree, version) if tree != MAINLINE else {}
-    return {"release": release, "changes": changes, "comparison": comparison,
+    before = await execute("select version from releases where tree = :tree and sort_key < :key"
+                           " order by sort_key desc limit 1", {"tree": tree, "key": release["sort_key"]})
+    previous = before[0]["version"] if before and tree == published else None
+    return {"release": release, "changes": changes, "comparison": comparison, "previous": previous,
+            "diff_url": diff_url(previous, version) if previous else None,
             "tree_url": links.row("trees", (tree,)),
             "arrived_url": links.query("arrived_in", {"release": version}) if tree == published else None}
 
@@ -292,6 +302,11 @@ async def arrivals(execute: Execute) -> list[tuple[str, dict[str, int]]]:
     for row in rows:
         releases.setdefault(row["key"], (row["release"], {}))[1][row["kind"]] = row["n"]
     return list(releases.values())
+
+
+def diff_url(old: str, new: str) -> str:
+    """The diff page of two kernels (kb.site.views.diff)."""
+    return "/kb/diff?" + urlencode({"from": old, "to": new})
 
 
 async def release_nav(execute: Execute, links: Links, release: str) -> dict | None:
@@ -309,6 +324,7 @@ async def release_nav(execute: Execute, links: Links, release: str) -> dict | No
         "previous_url": links.query("arrived_in", {"release": names[index - 1]}) if index else None,
         "next_url": links.query("arrived_in", {"release": names[index + 1]}) if index + 1 < len(names) else None,
         "summary": timeline._tooltip(release, counts),
+        "diff_url": diff_url(names[index - 1], release) if index else None,
     }
 
 
@@ -343,6 +359,8 @@ async def landing(execute: Execute, links: Links) -> dict:
         " where w.tree = i.tree and w.kind = i.kind and w.value = i.value and w.since is not null)",
         {"tree": published})
     builds = await build_releases(execute)
+    counts = {r["kind"]: r["n"] for r in await execute(
+        "select kind, count(*) as n from items where tree = :tree group by kind", {"tree": published})}
     return {
         "published": published, "data_version": meta.get("data_version"), "trees": trees,
         "timeline": timeline.svg(known, lambda release: links.query("arrived_in", {"release": release}),
@@ -352,6 +370,11 @@ async def landing(execute: Execute, links: Links) -> dict:
         "kernels": builds + [name for name, _counts in reversed(known[-12:])],
         "builds": builds,
         "check_url": links.query("check", {}),
+        "browse": [{"words": k.plural, "url": links.table(k.table, {}), "count": counts.get(k.name, 0)}
+                   for k in KINDS.values()],
+        "diff_url": diff_url(known[-2][0], known[-1][0]) if len(known) > 1 else None,
+        "example_diff_url": diff_url("5.15", "6.1"),
+        "fleet_url": "/kb/fleet",
         "example_url": links.query("check", {"kernel": "5.15.0-91-generic",
                                              "items": "bpf_map_lookup_percpu_elem, bpf_loop, XDP, bpf_dynptr_slice"}),
     }

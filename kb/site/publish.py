@@ -15,9 +15,9 @@ import sqlite3
 
 from kb.formats.atomic import OutputError
 from kb.site import sqlfunctions
-from kb.store import queries
+from kb.store import queries, resolve
 from kb.store.schema import BY_NAME, INDEXES
-from kb.vocab.kinds import KIND_OF_TABLE, KINDS
+from kb.vocab.kinds import HELPER, KIND_OF_TABLE, KINDS
 
 COLUMNS = ("id", "name", "first_release", "removed_in", "commit", "subject", "names", "source", "note", "tree")
 
@@ -59,12 +59,13 @@ def _collate_versions(target: sqlite3.Connection) -> None:
 def _record(item, tree: str, docs: dict) -> dict:
     record = {
         "id": item.value,
-        "name": item.name,
+        "name": resolve.display_name(item),  # helpers with bpf_, as programs call them and item pages show them
         "first_release": item.first_release,
         "removed_in": item.removed_in,
         "commit": item.commit,
         "subject": item.subject,
-        "names": json.dumps(item.names),  # a JSON array; the JSON API returns it as one (kbgen_datasette)
+        # a JSON array (the JSON API returns it as one, kbgen_datasette); helpers' with bpf_ too
+        "names": json.dumps([f"bpf_{n}" for n in item.names] if item.kind == HELPER else item.names),
         "source": item.source,
         "note": item.note,
         "tree": tree,

@@ -142,7 +142,7 @@ def release_key(scheme, text):
 # (database file, its size and time, tree) -> the Resolver of its names: the published database never changes
 # while served, and indexing its names takes a fifth of a second.
 _RESOLVERS: OrderedDict[tuple, resolve.Resolver] = OrderedDict()
-_RESOLVERS_KEPT = 8
+_RESOLVERS_KEPT = 64
 
 
 def _resolver(conn: sqlite3.Connection, tree: str) -> resolve.Resolver:
@@ -170,9 +170,10 @@ def _resolver(conn: sqlite3.Connection, tree: str) -> resolve.Resolver:
     return found
 
 
-def warm(conn: sqlite3.Connection, tree: str) -> None:
-    """Index the names of *tree* before the first question needs them."""
-    _resolver(conn, tree)
+def warm(conn: sqlite3.Connection) -> None:
+    """Index the names of every tree with items before the first question needs them."""
+    for (tree,) in conn.execute("SELECT DISTINCT tree FROM items").fetchall():
+        _resolver(conn, tree)
 
 
 def resolved(conn: sqlite3.Connection, tree: str | None, text: str | None) -> list[dict]:

@@ -233,15 +233,22 @@ def covers(conn: sqlite3.Connection, tree: str) -> set[str]:
     return kinds
 
 
-def section_tables(conn: sqlite3.Connection, tree: str = LIBBPF) -> list:
-    """Every release's libbpf section table (kb.vocab.sections.SectionTable), oldest release first."""
+def section_tables(conn: sqlite3.Connection, tree: str = LIBBPF, newest: bool = False) -> list:
+    """Every release's libbpf section table (kb.vocab.sections.SectionTable), oldest release first; with
+    *newest*, only the newest release's."""
     from kb.store.database import section_rule
     from kb.vocab.sections import SectionTable
 
+    only, params = "", (tree,)
+    if newest:
+        found = conn.execute("SELECT r.version FROM releases r WHERE r.tree = ? AND r.version IN"
+                             " (SELECT DISTINCT release FROM section_rules WHERE tree = ?) ORDER BY r.sort_key DESC"
+                             " LIMIT 1", (tree, tree)).fetchone()
+        only, params = " AND s.release = ?", (tree, found[0] if found else None)
     rows = conn.execute(
         "SELECT s.release, s.position, s.pattern, s.prog_type, s.expected_attach_type, s.attach_type, s.flags,"
         " s.legacy_form FROM section_rules s JOIN releases r ON r.tree = s.tree AND r.version = s.release"
-        " WHERE s.tree = ? ORDER BY r.sort_key, s.position", (tree,))
+        f" WHERE s.tree = ?{only} ORDER BY r.sort_key, s.position", params)
     names = ("release", "position", "pattern", "prog_type", "expected_attach_type", "attach_type", "flags",
              "legacy_form")
     tables: dict[str, list] = {}

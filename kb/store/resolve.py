@@ -305,5 +305,5 @@ def newest_sections(conn: sqlite3.Connection) -> SectionTable | None:
     """The newest libbpf release's section table, where the knowledge base holds libbpf's."""
     if LIBBPF not in queries.tree_names(conn):
         return None
-    tables = queries.section_tables(conn, LIBBPF)
+    tables = queries.section_tables(conn, LIBBPF, newest=True)
     return tables[-1] if tables else None

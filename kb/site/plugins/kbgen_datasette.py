@@ -7,6 +7,8 @@ What the pages say is computed in kb.pages (data in, dicts out); this module onl
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import sys
@@ -22,9 +24,9 @@ from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 from markupsafe import Markup, escape
 
-from kb.site import canned, guard, pages, rest, sqlfunctions, timeline
+from kb.site import canned, guard, pages, rest, sqlfunctions, timeline, views
 from kb.site.publish import ALL_VERSION_COLUMNS
-from kb.vocab.kinds import HELPER, ITEM_KINDS, KIND_OF_TABLE, KINDS, MAINLINE
+from kb.vocab.kinds import HELPER, ITEM_KINDS, KIND_OF_TABLE, KINDS, MAINLINE, PROG_TYPE
 
 DATABASE = "kb"
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -84,6 +86,29 @@ dl.column-descriptions { display: none; }
 .facet-results .facet-info ul.tight-bullets { max-height: 15em; overflow-y: auto; }
 dl.kbgen-column-descriptions { display: grid; grid-template-columns: max-content 1fr; gap: 0.2em 1.2em; }
 dl.kbgen-column-descriptions dd { margin: 0; color: #555; }
+ul.kbgen-matched { color: #333; font-size: 0.95em; }
+table.kbgen-fleet { border-collapse: collapse; }
+table.kbgen-fleet th, table.kbgen-fleet td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: center; }
+table.kbgen-fleet th[scope=row] { text-align: left; font-weight: normal; white-space: nowrap; }
+table.kbgen-fleet th.kbgen-runs { background: #d8f0de; }
+td.kbgen-cell-yes { background: #1a7f37; color: white; }
+td.kbgen-cell-no { background: #f3c4bf; color: #7a1a12; }
+.kbgen-fleet-wrap, .table-wrapper { overflow-x: auto; max-width: 100%; }
+.kbgen-card code, .kbgen-card dd, .kbgen-verdict, .kbgen-lead { overflow-wrap: anywhere; }
+@media only screen and (max-width: 576px) {
+  dl.kbgen-item { grid-template-columns: 1fr; gap: 0.1em; }
+  dl.kbgen-item dd { margin-bottom: 0.5em; }
+  ul.kbgen-compare { columns: 1; }
+  form.kbgen-form input[type=text] { max-width: 100%; }
+  td.col-signature, td.col-description { min-width: 0; }
+  pre { white-space: pre-wrap; overflow-wrap: anywhere; }
+  /* Our own small tables stay tables (Datasette stacks its tables into cards, without our labels). */
+  table.kbgen-plain, .kbgen-plain thead, .kbgen-plain tbody, .kbgen-plain tr { display: revert; }
+  .kbgen-plain th, .kbgen-plain td { display: table-cell; padding-left: 0.3em; }
+  .kbgen-plain thead tr { position: static; }
+  .kbgen-plain tr { border: none; margin: 0; }
+  .kbgen-plain td:before { content: none; }
+}
 """
 
 
@@ -117,12 +142,18 @@ def _execute(datasette):
 
 
 def escape_fts(query):
-    """Datasette's escaping of a search for FTS5, but never the empty query FTS5 refuses (``"`` alone, say):
-    that one matches nothing."""
-    return datasette_escape_fts(query or "") or '""'
+    """A search as FTS5 reads it: each word a prefix (``perc`` finds map_lookup_percpu_elem; a name's parts are
+    words to FTS5, so ``bpf_map_lookup`` is the phrase "bpf map lookup"), a "quoted phrase" exact; never the empty
+    query FTS5 refuses (``"`` alone, say): that one matches nothing."""
+    terms = []
+    for bit in datasette_escape_fts(query or "").split('" "'):
+        word = bit.strip('"').replace('"', "")
+        if re.search(r"\w", word):
+            terms.append(f'"{word}"*')
+    return " ".join(terms) or '""'
 
 
-@hookimpl
+@hookimpl(trylast=True)  # after Datasette's own, so that its escape_fts gives way to ours
 def prepare_connection(conn):
     guard.limit_connection(conn)
     sqlfunctions.register(conn)
@@ -204,8 +235,8 @@ def startup(datasette):
     async def remember_published_tree():
         if DATABASE in datasette.databases:
             guard.bound_results(datasette.get_database(DATABASE))
-            _PUBLISHED[datasette] = published = await pages.published_tree(_execute(datasette))
-            await datasette.get_database(DATABASE).execute_fn(lambda conn: sqlfunctions.warm(conn, published))
+            _PUBLISHED[datasette] = await pages.published_tree(_execute(datasette))
+            await datasette.get_database(DATABASE).execute_fn(sqlfunctions.warm)
 
     return remember_published_tree
 
@@ -224,12 +255,55 @@ def permission_allowed(action, resource):
     return None
 
 
+def _item_links(datasette, published: str, rows: list[dict], tree: str) -> None:
+    links = _links(datasette)
+    for row in rows:
+        row["url"] = pages.item_url(links, published, tree, row["kind"], row["id"])
+
+
+async def _diff(datasette, request):
+    old, new = request.args.get("from", "").strip(), request.args.get("to", "").strip()
+    found = await datasette.get_database(DATABASE).execute_fn(lambda conn: views.diff(conn, old, new))
+    if request.url_vars.get("format") == "json":
+        return Response.json({k: found[k] for k in ("tree", "old", "new", "arrived", "removed", "error")},
+                             status=400 if found["error"] else 200)
+    links = _links(datasette)
+    for row in found["arrived"] + found["removed"]:
+        row["url"] = pages.item_url(links, found["tree"], found["tree"], row["kind"], row["id"])
+        row["release_url"] = links.query("arrived_in", {"release": row["release"]}) if row["release"] else None
+    json_url = datasette.urls.path("/kb/diff.json?" + urlencode({"from": old, "to": new}))
+    return Response.html(await datasette.render_template(
+        "kbgen_diff.html", {"d": found, "json_url": json_url}, request=request))
+
+
+async def _fleet(datasette, request):
+    items, kernels = request.args.get("items", ""), request.args.get("kernels", "")
+    found = await datasette.get_database(DATABASE).execute_fn(lambda conn: views.fleet(conn, items, kernels))
+    form = request.url_vars.get("format")
+    if form == "json":
+        return Response.json({"tree": found["tree"], "kernels": found["columns"], "cells": views.fleet_records(found),
+                              "unknown": found["unknown"], "errors": found["errors"]})
+    if form == "csv":
+        out = io.StringIO()
+        records = views.fleet_records(found)
+        writer = csv.DictWriter(out, fieldnames=list(records[0]) if records else ["asked"])
+        writer.writeheader()
+        writer.writerows(records)
+        return Response(out.getvalue(), content_type="text/csv; charset=utf-8")
+    _item_links(datasette, found["tree"], found["rows"], found["tree"])
+    query = urlencode({"items": items, "kernels": kernels})
+    return Response.html(await datasette.render_template("kbgen_fleet.html", {
+        "f": found, "json_url": datasette.urls.path(f"/kb/fleet.json?{query}"),
+        "csv_url": datasette.urls.path(f"/kb/fleet.csv?{query}")}, request=request))
+
+
 @hookimpl
 def register_routes():
     async def css():
         return Response(CSS, content_type="text/css; charset=utf-8", headers={"cache-control": "max-age=3600"})
 
-    return [(r"^/-/kbgen\.css$", css)]
+    return [(r"^/-/kbgen\.css$", css), (r"^/kb/diff(\.(?P<format>json))?$", _diff),
+            (r"^/kb/fleet(\.(?P<format>json|csv))?$", _fleet)]
 
 
 @hookimpl
@@ -262,8 +336,24 @@ def _needed(rows) -> dict | None:
     return {"release": newest["first_release"], "name": newest["name"]}
 
 
+def _search_order(rows, search):
+    """A page of search results with exact names first, then names starting with the search, then the rest."""
+    wanted = (search or "").strip().lower().removeprefix("bpf_")
+    if not wanted:
+        return rows
+
+    def rank(row):
+        cells = {cell["column"]: cell.get("raw") for cell in row} if not hasattr(row, "keys") else dict(row)
+        name = str(cells.get("name") or cells.get("id") or "").lower().removeprefix("bpf_")
+        short = name.rsplit("_type_", 1)[-1] if "_type_" in name else name
+        return 0 if wanted in (name, short) else 1 if name.startswith(wanted) or short.startswith(wanted) else 2
+
+    return sorted(rows, key=rank)
+
+
 @hookimpl
 def prepare_jinja2_environment(env):
+    env.filters["kbgen_search_order"] = _search_order
     env.filters["kbgen_version_order"] = _version_order
     env.filters["kbgen_check_chart"] = _check_chart
     env.filters["kbgen_needed"] = _needed
@@ -350,7 +440,13 @@ async def _template_vars(template, database, table, view_name, request, datasett
     if database != DATABASE:
         return {}
     if view_name == "row" and (table in KIND_OF_TABLE or table == "items"):
-        return {"kbgen_item": await pages.item_card(execute, links, table, _pks(request))}
+        card = await pages.item_card(execute, links, table, _pks(request))
+        if card and card["kind"] == PROG_TYPE:
+            kernel = (request.args.get("kernel") or "").strip()
+            card["callable"] = found = await datasette.get_database(DATABASE).execute_fn(
+                lambda conn: views.callable_items(conn, card["tree"], card["value"], kernel))
+            _item_links(datasette, _PUBLISHED.get(datasette, MAINLINE), found["rows"], card["tree"])
+        return {"kbgen_item": card}
     if view_name == "row" and table == "trees":
         return {"kbgen_tree": await pages.tree_card(execute, links, _pks(request)[0])}
     if view_name == "row" and table == "releases" and len(_pks(request)) == 2:
