@@ -76,25 +76,29 @@ def _collect(collector: Collector) -> Facts:
     return collector.collect()
 
 
+def _side_by_side(collectors: list[Collector], progress: Progress | None) -> list[Facts]:
+    # multiprocessing and gitpython are loaded only here: a no-op re-collect gathers nothing and loads neither.
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return [c.collect(progress) for c in collectors]
+    from concurrent.futures import ProcessPoolExecutor
+
+    from collectors.git import load_gitpython
+
+    load_gitpython()  # once, here: the forked worker inherits it
+    with ProcessPoolExecutor(len(collectors) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
+        others = [pool.submit(_collect, c) for c in collectors[1:]]
+        return [collectors[0].collect(progress), *(future.result() for future in others)]
+
+
 def gather(collectors: list[Collector], progress: Progress | None = None, *, force: bool = False) -> list[Facts]:
     """Every collector's facts, the first read here (with progress), the others at the same time in forked
     processes: a libbpf repository's bpf.h history and section tables are independent and each CPU-bound.
 
     A mainline tree is refused releases that are not kernel releases (a libbpf clone) unless *force*.
     """
-    import multiprocessing  # here: a no-op re-collect never gathers
-
-    if len(collectors) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        gathered = [c.collect(progress) for c in collectors]
-    else:
-        from concurrent.futures import ProcessPoolExecutor
-
-        from collectors.git import load_gitpython
-
-        load_gitpython()
-        with ProcessPoolExecutor(len(collectors) - 1, mp_context=multiprocessing.get_context("fork")) as pool:
-            others = [pool.submit(_collect, c) for c in collectors[1:]]
-            gathered = [collectors[0].collect(progress), *(future.result() for future in others)]
+    gathered = _side_by_side(collectors, progress) if len(collectors) > 1 else [c.collect(progress) for c in collectors]
     for facts in gathered:
         if facts.tree == MAINLINE and facts.releases and not kernel_like(facts.releases) and not force:
             versions = ", ".join(r.version for r in facts.releases[:3])
