@@ -146,3 +146,69 @@ def test_a_build_page_lists_backports(server, page):
     page.goto(server + "/kb/trees/mybuild")
     assert "Backports (2)" in page.inner_text("body")
     screenshot(page, "build-mybuild")
+
+
+WIDTHS = [1280, 390]
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
+def sized(browser, request):
+    context = browser.new_context(viewport={"width": request.param, "height": 900})
+    opened = context.new_page()
+    yield opened, request.param
+    context.close()
+
+
+def fits(page, width):
+    """Nothing wider than the window: no horizontal scrolling of the page itself."""
+    return page.evaluate("document.documentElement.scrollWidth") <= width
+
+
+def test_xdp_on_5_4_is_available(server, sized):
+    page, width = sized
+    page.goto(server + "/kb/check?kernel=5.4&items=XDP")
+    verdict = page.inner_text("#kbgen-verdict")
+    assert "has it" in verdict and "lacks" not in verdict
+    assert "BPF_PROG_TYPE_XDP" in page.inner_text("table.rows-and-columns") and "4.8" in page.inner_text("body")
+    assert "also attach type BPF_XDP" in page.inner_text("ul.kbgen-matched")
+    assert fits(page, width)
+    screenshot(page, f"check-xdp-5.4-{width}")
+
+
+def test_the_diff_page(server, sized):
+    page, width = sized
+    page.goto(server + "/")
+    page.click("text=what 6.1 has that 5.15 lacks")
+    page.wait_for_load_state()
+    assert page.inner_text("h1") == "From 5.15 to 6.1"
+    assert "A 6.1 kernel has" in page.inner_text("#kbgen-verdict")
+    assert page.locator("#arrived + .table-wrapper a", has_text="bpf_loop").count() == 1
+    assert fits(page, width)
+    screenshot(page, f"diff-5.15-6.1-{width}")
+
+
+def test_the_fleet_matrix(server, sized):
+    page, width = sized
+    page.goto(server + "/kb/fleet")
+    page.fill("#kbgen-items", "bpf_loop, XDP, 195, fentry")
+    page.fill("#kbgen-kernels", "5.4 5.15 6.1")
+    page.click("form.kbgen-form input[type=submit]")
+    page.wait_for_load_state()
+    headers = page.locator("#kbgen-fleet thead th.kbgen-kernel").all_inner_texts()
+    assert [h.split("\n")[0] for h in headers] == [BUILD_RELEASE, "5.4", "5.15", "6.1"]
+    assert page.locator("#kbgen-fleet td.kbgen-cell-yes").count() > 0
+    assert page.locator("#kbgen-fleet td.kbgen-cell-no").count() > 0
+    green = page.eval_on_selector("#kbgen-fleet td.kbgen-cell-yes", "e => getComputedStyle(e).backgroundColor")
+    assert green == "rgb(26, 127, 55)"
+    assert fits(page, width)  # the matrix scrolls inside its own box
+    screenshot(page, f"fleet-{width}")
+
+
+@pytest.mark.parametrize("path", ["/kb/helpers/195", "/kb/prog_types/6?kernel=5.4", "/kb/kfuncs/bpf_dynptr_slice",
+                                  "/kb/trees/mybuild", "/", "/kb/check?items=bpf_loop%2C+XDP%2C+bpf_obj_new"])
+def test_no_horizontal_overflow(server, sized, path):
+    page, width = sized
+    page.goto(server + path)
+    assert fits(page, width), page.evaluate("document.documentElement.scrollWidth")
+    if width == 390 and path.startswith("/kb/helpers/"):
+        screenshot(page, "helper-195-390")

@@ -200,7 +200,7 @@ async def item_card(execute: Execute, links: Links, table: str, pks: tuple) -> d
         "subject": item["subject"], "author": item["author"], "date": item["date"],
         "alt_commit": item["alt_commit"], "alt_commit_url": commit_url(tree, item["alt_commit"]),
         "docs": doc_links(kind, item["name"], signature),
-        "names": names,
+        "names": [f"bpf_{n}" for n in names] if kind == HELPER else names,
         "signature": rest.signature(signature) if kind == HELPER else signature,
         "description": rest.to_html(docs[0]["description"]) if docs else None,
         "returns": rest.to_html(docs[0]["returns"]) if docs else None,

@@ -104,7 +104,7 @@ def fleet(conn: sqlite3.Connection, items_text: str, kernels_text: str = "") -> 
     """The matrix of the items *items_text* names against every build and the kernels of *kernels_text*."""
     tree = published(conn)
     columns = builds(conn) + [Column(k, tree, k) for k in kernels_text.replace(",", " ").split() if k]
-    answer = {"tree": tree, "items": items_text, "kernels": kernels_text, "columns": [], "rows": [],
+    answer = {"tree": tree, "asked": items_text, "kernels": kernels_text, "columns": [], "rows": [],
               "unknown": [], "errors": []}
     if len(columns) > MAX_COLUMNS:
         return dict(answer, errors=[f"more than {MAX_COLUMNS} builds and kernels: ask about fewer"])

@@ -89,7 +89,8 @@ dl.kbgen-column-descriptions dd { margin: 0; color: #555; }
 ul.kbgen-matched { color: #333; font-size: 0.95em; }
 table.kbgen-fleet { border-collapse: collapse; }
 table.kbgen-fleet th, table.kbgen-fleet td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: center; }
-table.kbgen-fleet th[scope=row] { text-align: left; font-weight: normal; white-space: nowrap; }
+table.kbgen-fleet th[scope=row] { text-align: left; font-weight: normal; white-space: nowrap; position: sticky;
+  left: 0; background: #fff; }
 table.kbgen-fleet th.kbgen-runs { background: #d8f0de; }
 td.kbgen-cell-yes { background: #1a7f37; color: white; }
 td.kbgen-cell-no { background: #f3c4bf; color: #7a1a12; }
@@ -104,7 +105,7 @@ td.kbgen-cell-no { background: #f3c4bf; color: #7a1a12; }
   pre { white-space: pre-wrap; overflow-wrap: anywhere; }
   /* Our own small tables stay tables (Datasette stacks its tables into cards, without our labels). */
   table.kbgen-plain, .kbgen-plain thead, .kbgen-plain tbody, .kbgen-plain tr { display: revert; }
-  .kbgen-plain th, .kbgen-plain td { display: table-cell; padding-left: 0.3em; }
+  .kbgen-plain th, .kbgen-plain td { display: table-cell; padding-left: 0.3em; overflow-wrap: anywhere; }
   .kbgen-plain thead tr { position: static; }
   .kbgen-plain tr { border: none; margin: 0; }
   .kbgen-plain td:before { content: none; }
