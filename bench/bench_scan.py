@@ -1,12 +1,18 @@
 """`kbgen scan` against `llvm-objdump -dr` on a corpus of real BPF objects: time and peak memory.
 
     python bench/bench_scan.py CORPUS_DIR [--repeat 3] [--format json] [--kernel 5.15] [--objdump llvm-objdump]
+    python bench/bench_scan.py CORPUS_DIR --loads LOADS.tsv --kernel "$(uname -r)" [--btf /sys/kernel/btf/vmlinux]
+    python bench/bench_scan.py CORPUS_DIR --loads LOADS.tsv --kernel BUILD --db KB.db   # a probed build of this kernel
 
 Both run as whole processes over the same files in the same run, alternately, --repeat times; the best of each
 is compared.  llvm-objdump disassembles with relocations (-dr) in batches of 200 files, little- and big-endian
 objects apart (llvm-objdump 14 crashes on batches mixing them); kbgen scans the directory with --kernel,
 writing its report to a file.  Peak RSS is each process's own (wait4).  kbgen is run a second time on the
 corpus given twice, which doubles the objects: its peak memory must not grow with the corpus.
+
+With --loads, no timing: kbgen's verdict on this machine's kernel (objects that run, or fail and why) is compared
+with bench/load_corpus.py's real loads of the same corpus, and each disagreement classified: the environment
+(attach target absent, lockdown, module BTF, maps user space sizes, sections of other loaders...) or kbgen wrong.
 
 The corpus is real objects built from public BPF programs (libbpf-bootstrap, bcc libbpf-tools, tracee,
 xdp-tools, cilium/ebpf test data...); none is committed.  The bench expects at least 500 and one of at least
@@ -16,6 +22,7 @@ xdp-tools, cilium/ebpf test data...); none is committed.  The bench expects at l
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
@@ -76,14 +83,70 @@ def kbgen(corpus: list[str], args, output: str) -> tuple[float, float, int, int]
     return run(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT))
 
 
+# load_corpus.py's reasons a load may fail that say nothing of the object against this kernel's features.
+ENVIRONMENT = ("attach target absent", "ksym absent", "module BTF", "lockdown", "map creation", "map sized by user",
+               "map definition for another loader", "refused before verification", "section unknown to libbpf",
+               "libbpf open", "extern without BTF", "timeout")
+
+
+def agreement(corpus: str, loads: str, kernel: str, btf: str, db: str | None) -> None:
+    """kbgen's verdict on this kernel (--kernel, --btf; or --tree of a probed build in *db*) against what
+    bench/load_corpus.py saw when it loaded each object (LOADS: its TSV), each disagreement classified."""
+    with open(loads) as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle if not line.startswith("#")]
+    header, rows = rows[0], rows[1:]
+    loaded = {r[header.index("object")]: (r[header.index("result")], r[header.index("reason")]) for r in rows}
+    command = [sys.executable, "-m", "kb", "scan", corpus, "--format", "json"]
+    command += ["--tree", kernel, "--db", db] if db else ["--kernel", kernel, "--btf", btf]
+    done = subprocess.run(command, cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                          check=False)  # exit 1: some object fails; the report says which
+    report = json.loads(done.stdout)
+    target = report["kernel"]
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for obj in report["objects"]:
+        name = os.path.relpath(obj["path"], corpus)
+        if name not in loaded:
+            continue
+        failing = [f for f in obj["findings"] if f["status"] in FAILING]
+        result, reason = loaded[name]
+        says = "fails" if failing else "runs"
+        if says == "runs" and result == "loaded":
+            key = "agree: runs, loaded"
+        elif says == "fails" and result != "loaded":
+            key = "agree: fails, refused"
+        elif says == "runs":
+            kind = "environment" if reason.startswith(ENVIRONMENT) else "kbgen wrong (missed)"
+            key = f"disagree: kbgen runs, refused ({kind}: {reason})"
+        else:
+            why = sorted({f"{f['kind']} {f['name'] or f['id']} ({f['status']})" for f in failing})[:2]
+            key = f"disagree: kbgen fails, loaded (kbgen wrong: {why[0].split(' (')[1].rstrip(')')})"
+            examples.setdefault(key, []).append(f"{name}: {'; '.join(why)}")
+        counts[key] = counts.get(key, 0) + 1
+        if key.startswith("disagree: kbgen runs"):
+            examples.setdefault(key, []).append(name)
+    print(f"kbgen on {target} against {sum(counts.values())} loads ({os.path.basename(loads)}):")
+    for key, count in sorted(counts.items(), key=lambda item: (not item[0].startswith("agree"), -item[1])):
+        print(f"  {count:4d}  {key}" + (f"  e.g. {', '.join(examples[key][:3])}" if key in examples else ""))
+
+
+FAILING = ("too_new", "removed", "unknown", "refused", "absent", "unresolved")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus")
+    parser.add_argument("--loads", help="bench/load_corpus.py's TSV: compare kbgen's verdicts with real loads")
+    parser.add_argument("--btf", default="/sys/kernel/btf/vmlinux", help="with --loads: this kernel's BTF")
+    parser.add_argument("--db", help="with --loads: judge by the probed build named by --kernel in this database")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--format", default="json", choices=("text", "json", "sarif"))
     parser.add_argument("--kernel", default="5.15")
     parser.add_argument("--objdump", default="llvm-objdump")
     args = parser.parse_args()
+    if args.loads:
+        agreement(args.corpus, args.loads, args.kernel, args.btf, args.db)
+        return
     tool = shutil.which(args.objdump)
     if tool is None:
         sys.exit(f"{args.objdump} not found")

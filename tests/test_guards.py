@@ -68,7 +68,7 @@ def test_a_version_guard_does_not_raise_the_minimum(user_db):
     assert obj["min_kernel"] == "5.2"  # .kconfig and global data, not helper 195 (5.19) nor bpf_loop (5.17)
     percpu = found(obj, "helper", 195)
     assert (percpu["need"], percpu["requires"], percpu["guard"], percpu["otherwise"], percpu["source"]["line"]) == (
-        "guarded", None, "LINUX_KERNEL_VERSION ≥ 5.19", "map_lookup_elem", 25)
+        "guarded", None, "LINUX_KERNEL_VERSION ≥ 5.19", "map_lookup_elem", 27)
     loop = found(obj, "helper", 181)
     assert (loop["need"], loop["guard"]) == ("guarded", "the kernel has enum bpf_func_id::BPF_FUNC_loop")
 
@@ -82,6 +82,15 @@ def test_on_an_older_kernel_the_guarded_call_adapts(user_db):
     status, (obj,) = scan(["guards"], "--kernel", "6.1")
     assert status == 0
     assert (found(obj, "helper", 195)["status"], found(obj, "helper", 181)["status"]) == ("ok", "ok")
+
+
+def test_libbpf_s_own_kconfig_values_are_guards(user_db):
+    status, (obj,) = scan(["guards"])
+    cookie = found(obj, "helper", 174)
+    assert (status, cookie["need"], cookie["guard"]) == (0, "guarded", "LINUX_HAS_BPF_COOKIE != 0")
+    # libbpf sets LINUX_HAS_BPF_COOKIE where the kernel has bpf_get_attach_cookie (5.15).
+    assert found(scan(["guards"], "--kernel", "5.10")[1][0], "helper", 174)["status"] == "adapts"
+    assert found(scan(["guards"], "--kernel", "5.15")[1][0], "helper", 174)["status"] == "ok"
 
 
 def test_the_text_report_says_how_the_program_adapts(user_db):

@@ -25,7 +25,8 @@ def build_btf(state: str, loop: bool) -> bytes:
     b = BTFBuilder()
     number = b.int("int", 4, INT_SIGNED)
     b.enum("bpf_func_id", HELPERS + ([("BPF_FUNC_loop", 181)] if loop else []) + [("__BPF_FUNC_MAX_ID", 182)])
-    b.enum("bpf_prog_type", [("BPF_PROG_TYPE_UNSPEC", 0), ("BPF_PROG_TYPE_TRACEPOINT", 5)])
+    b.enum("bpf_prog_type", [("BPF_PROG_TYPE_UNSPEC", 0), ("BPF_PROG_TYPE_KPROBE", 2),
+                             ("BPF_PROG_TYPE_TRACEPOINT", 5)])
     b.enum("bpf_map_type", [("BPF_MAP_TYPE_UNSPEC", 0), ("BPF_MAP_TYPE_ARRAY", 2), ("BPF_MAP_TYPE_PERCPU_ARRAY", 6)])
     b.struct("task_struct", 16, [("pid", number, 0), (state, number, 32)])
     return b.build()

@@ -4,6 +4,7 @@ struct_ops types by kernel struct, sleepable uprobes, uprobes, sk_skb/verdict, s
 import struct
 
 import pytest
+from click.testing import CliRunner
 from test_scan_needs import scan
 
 from kb.formats.bpf import enums
@@ -23,6 +24,23 @@ def test_a_sched_ext_scheduler_needs_6_12(user_db):
     assert status == 1
     assert [f["status"] for f in obj["findings"] if f["kind"] == "struct_ops"] == ["too_new"]
     assert scan("sched_ext", "--kernel", "6.12")[0] == 0
+
+
+def test_the_target_btf_says_whether_the_kernel_registers_a_struct_ops_type(user_db, tmp_path):
+    from btfbuild import BTFBuilder
+    from test_scan_needs import BPF
+
+    from kb.cli import cli
+
+    b = BTFBuilder()
+    b.struct("bpf_struct_ops_tcp_congestion_ops", 8, [])
+    path = tmp_path / "no-scx.btf"
+    path.write_bytes(b.build())
+    result = CliRunner().invoke(cli, ["scan", str(BPF / "sched_ext.bpf.o"), str(BPF / "struct_ops.bpf.o"), "--kernel",
+                                      "6.12", "--btf", str(path), "--summary"])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].endswith("1 problem(s) on 6.12: struct_ops sched_ext_ops")
+    assert "problem" not in result.stdout.splitlines()[1]
 
 
 def test_tcp_congestion_ops_is_5_6(user_db):

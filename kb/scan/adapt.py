@@ -25,6 +25,9 @@ from kb.scan import judge as verdicts
 from kb.vocab.kinds import HELPER, KFUNC
 
 FUNC_ID_ENUM = "enum bpf_func_id::BPF_FUNC_"
+# .kconfig values libbpf computes itself rather than reading the kernel's config: the item whose presence decides
+# each (libbpf.c kernel_supports: FEAT_BPF_COOKIE probes bpf_get_attach_cookie).
+LIBBPF_KCONFIG = {"LINUX_HAS_BPF_COOKIE": (HELPER, "get_attach_cookie")}
 MAX_ROUNDS = 64  # passes over the call graph (acyclic in loadable code) before entry conditions are settled
 CALLS = (HELPER, KFUNC)
 
@@ -78,7 +81,12 @@ class _Values:
 
     def __call__(self, atom: guards.Atom) -> int | None:
         if atom.kind == guards.KCONFIG:
-            return self.version if atom.key == ("LINUX_KERNEL_VERSION",) else None
+            if atom.key == ("LINUX_KERNEL_VERSION",):
+                return self.version
+            decided_by = LIBBPF_KCONFIG.get(atom.key[0])
+            if decided_by is None or not self.judge.kernel:
+                return None
+            return self._known(decided_by[0], self.judge.kb.named(*decided_by))
         if atom.kind == guards.KSYM:
             return self._ksym(atom.key[0])
         resolution = self.resolutions.get(atom.key)

@@ -66,6 +66,7 @@ GUARDED = "guarded"  # reached only where a guard in the code holds: it does not
 SECTION_FLAG_FEATURES = {"SEC_SLEEPABLE": "verifier.sleepable", "SEC_XDP_FRAGS": "prog.xdp_frags"}
 # Sections whose expected attach type libbpf leaves out where the kernel does not take one.
 OPTIONAL_ATTACH_FLAGS = frozenset({"SEC_ATTACHABLE_OPT", "SEC_EXP_ATTACH_OPT"})
+STRUCT_OPS_VALUE_PREFIX = "bpf_struct_ops_"  # libbpf's STRUCT_OPS_VALUE_PREFIX
 CACHE_LIMIT = 1 << 14  # entries of a cache of verdicts or section names: past it, it starts again
 _LIBBPF_RE = re.compile(r"^sanitized:libbpf v?(\d[\w.]*)")
 _LIBBPF_NEEDS = {"required": REQUIRED, "optional": OPTIONAL_NEED, "libbpf-only": LIBBPF_ONLY}
@@ -534,10 +535,22 @@ class _Judge:
     def struct_ops(self, type_name: str | None) -> Verdict:
         fact = self.kb.rules.struct_ops.get(type_name or "")
         if fact is None:
-            return Verdict("struct_ops", type_name or "?", None, None, RELEASE_UNKNOWN, rule="program_rules struct_ops",
-                           reason=f"struct_ops map of struct {type_name}: its first release is not in the rules")
-        return self.release_verdict("struct_ops", fact.subject, fact, f"struct_ops map of struct {fact.subject}: "
-                                    f"{fact.note}")
+            found = Verdict("struct_ops", type_name or "?", None, None, RELEASE_UNKNOWN, rule="program_rules struct_ops",
+                            reason=f"struct_ops map of struct {type_name}: its first release is not in the rules")
+        else:
+            found = self.release_verdict("struct_ops", fact.subject, fact, f"struct_ops map of struct {fact.subject}: "
+                                         f"{fact.note}")
+        btf = self.kb.btf
+        if btf is None or not type_name:
+            return found
+        # libbpf finds the kernel's side of a struct_ops type as struct bpf_struct_ops_<name> in the kernel's BTF:
+        # the target's BTF says whether this kernel registers the type (configured in, or backported).
+        value = STRUCT_OPS_VALUE_PREFIX + type_name
+        if btf.has_struct(value):
+            return replace(found, status=OK if found.status == TOO_NEW else found.status,
+                           reason=f"{found.reason}; {btf.name} has struct {value}")
+        return replace(found, status=ABSENT, reason=f"{found.reason}; {btf.name} has no struct {value}: the kernel "
+                       "does not register this struct_ops type (configured out, or in a module)")
 
     def feature(self, slug: str, *, rule: str, reason: str, weak: bool = False) -> Verdict:
         key = (FEATURE, slug, rule, reason, weak)

@@ -1,12 +1,14 @@
 // Needs a program reaches only where a guard holds: a helper called only where LINUX_KERNEL_VERSION says the
-// kernel has it (the pattern kbgen's own header suggests), and one called only where the target's enum
-// bpf_func_id has it (bpf_core_enum_value_exists, as libbpf-tools' core_fixes.bpf.h does).  Both fall back to
-// an older helper otherwise.
+// kernel has it (the pattern kbgen's own header suggests), one called only where the target's enum
+// bpf_func_id has it (bpf_core_enum_value_exists, as libbpf-tools' core_fixes.bpf.h does), both falling back to
+// an older helper otherwise, and bpf_get_attach_cookie only where libbpf's LINUX_HAS_BPF_COOKIE says so (as
+// libbpf's usdt.bpf.h does).
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 
 extern int LINUX_KERNEL_VERSION __kconfig;
+extern const _Bool LINUX_HAS_BPF_COOKIE __kconfig; /* libbpf's: whether the kernel has bpf_get_attach_cookie */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,6 +51,17 @@ int by_enum(void *ctx)
 			sum += n;
 	}
 	bpf_printk("%llu", sum);
+	return 0;
+}
+
+SEC("kprobe/do_nanosleep")
+int by_cookie(struct pt_regs *ctx)
+{
+	__u64 cookie = 0;
+
+	if (LINUX_HAS_BPF_COOKIE)
+		cookie = bpf_get_attach_cookie(ctx);
+	bpf_printk("%llu", cookie);
 	return 0;
 }
 

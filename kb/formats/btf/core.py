@@ -224,6 +224,10 @@ class Target:
         return any(self.btf.type(type_id).kind in (enums.KIND_FUNC, enums.KIND_VAR)
                    for type_id in self._names().get(essential_name(name), ()))
 
+    def has_struct(self, name: str) -> bool:
+        return any(self.btf.type(type_id).kind == enums.KIND_STRUCT and self.btf.type(type_id).name == name
+                   for type_id in self._names().get(essential_name(name), ()))
+
     def _names(self) -> dict[str, list[int]]:
         if self._by_name is None:
             by_name: dict[str, list[int]] = {}
