@@ -56,6 +56,17 @@ def _collate_versions(target: sqlite3.Connection) -> None:
         target.execute(statement)
 
 
+# Columns pages sort and facet by: an index in the column's own collation (version) lets SQLite read them in
+# order instead of sorting through the Python collation on every request.
+INDEXED = ("first_release", "removed_in", "gpl_only", "name")
+STORE_INDEXED = {"items": ("first_release", "removed_in", "tree", "kind"), "releases": ("version", "tree")}
+
+
+def _index_facets(target: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> None:
+    for column in (c for c in INDEXED if c in columns):
+        target.execute(f"CREATE INDEX [{table}_by_{column}] ON [{table}]([{column}])")
+
+
 def _record(item, tree: str, docs: dict) -> dict:
     record = {
         "id": item.value,
@@ -110,10 +121,15 @@ def build(merged: sqlite3.Connection, path: str, tree: str | None = None) -> str
             columns = (*COLUMNS, *KINDS[kind].columns)
             _create_table(target, table, columns, "INTEGER" if KINDS[kind].numbered else "TEXT")
             db[table].insert_all(_record(item, name, docs) for item in rows if item.kind == kind)
+            _index_facets(target, table, columns)
             # Full-text search is what sqlite-utils does better than hand code: the FTS5 table and its filling.
             # Keyed on rowid, which every table has (kfuncs' text id is not a rowid).
             db[table].enable_fts(list(KINDS[kind].searched), create_triggers=False)
         db["items"].enable_fts(["name", "title"], create_triggers=False)
+        for table, indexed in STORE_INDEXED.items():
+            for column in indexed:
+                target.execute(f"CREATE INDEX [{table}_by_{column}] ON [{table}]([{column}])")
+        target.execute("ANALYZE")
         target.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('published_tree', ?)", (name,))
         target.commit()
         target.execute("VACUUM")
