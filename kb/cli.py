@@ -435,7 +435,7 @@ def scan(objects, kernel, trees, btf, fleet, fmt, summary, output, db):
 
 
 def main():
-    from kb.formats.atomic import Interrupted, on_signals, remove_open
+    from kb.formats.atomic import Interrupted, Terminated, die_of, on_signals, remove_open
 
     on_signals()
     try:
@@ -444,3 +444,6 @@ def main():
         remove_open()
         click.echo("kbgen: interrupted", err=True)
         sys.exit(130)
+    except Terminated as stop:
+        remove_open()
+        die_of(stop.signum)

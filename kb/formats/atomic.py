@@ -5,9 +5,9 @@ files is then committed through a journal (``.kbgen-journal``, listing the renam
 disk the renames happen, then the journal goes.  A run killed midway leaves either no journal (the old set,
 plus temporaries the next run removes) or a journal the next run in that directory completes.
 
-Temporaries are removed on SIGINT (KeyboardInterrupt unwinds through the writers) and on SIGTERM (with
-:func:`on_signals` installed, the handler removes every temporary this process has open, then dies of the
-signal as it would have); SIGKILL leaves them to the next run writing into that directory.
+Temporaries are removed on SIGINT, SIGTERM and SIGHUP: with :func:`on_signals` installed (the command line
+does), the handler removes every temporary this process has open and raises an exception that unwinds
+through the writers and transactions; SIGKILL leaves them to the next run writing into that directory.
 
 One rule for every output (``-o``, ``--db``): its directory must exist.  kbgen creates no parent directories
 (a typo would otherwise leave a tree of them); only an output directory itself (``tables -o DIR``) is created.
@@ -66,9 +66,19 @@ class Interrupted(BaseException):
     writer removes its temporary, a transaction rolls back) but is not click's to turn into "Aborted!"."""
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised by the handler :func:`on_signals` installs, to unwind as :class:`Interrupted`
+    does; the command line then dies of the signal (:func:`die_of`)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
 def on_signals() -> None:
-    """For the command line: SIGINT raises :class:`Interrupted`; SIGTERM and SIGHUP remove this process's
-    temporaries, then kill it as they would have.  Handlers someone else installed are left alone."""
+    """For the command line: SIGINT raises :class:`Interrupted`, SIGTERM and SIGHUP :class:`Terminated`, once
+    this process's temporaries are removed (should the unwinding not get that far).  Handlers someone else
+    installed are left alone."""
     global _owner
     _owner = os.getpid()
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
@@ -85,10 +95,17 @@ def _interrupted(signum, _frame) -> None:
 
 
 def _terminated(signum, _frame) -> None:
-    if os.getpid() == _owner:  # a forked worker's copy of the registry is its parent's
-        remove_open()
+    if os.getpid() != _owner:  # a forked worker: its copy of the registry is its parent's
+        die_of(signum)
+    remove_open()
+    raise Terminated(signum)
+
+
+def die_of(signum: int) -> None:
+    """End this process by *signum*, as it would have ended without a handler (the status a shell expects)."""
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
+    os._exit(128 + signum)  # not reached
 
 
 def remove_open() -> None:
