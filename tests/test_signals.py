@@ -79,3 +79,39 @@ def test_what_a_killed_run_left_is_removed_by_the_next(tmp_path, many_objects):
     done.communicate(timeout=120)
     assert done.returncode == 0
     assert os.listdir(out) == ["out.sarif"], left  # ...until the next run writing there removes it
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_signal_during_the_database_write_rolls_it_back(tmp_path, signum, status):
+    """Signalled while its transaction is open (its journal exists), probe leaves the database as it was."""
+    from btfbuild import BTFBuilder
+
+    def build(helpers):
+        b = BTFBuilder()
+        b.int("int", 4, 1)
+        b.enum("bpf_func_id", [(f"BPF_FUNC_helper_number_{n}", n) for n in range(helpers)])
+        return b.build()
+
+    (tmp_path / "small.btf").write_bytes(build(10))
+    (tmp_path / "large.btf").write_bytes(build(5000))
+    db = tmp_path / "kb.db"
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+
+    def probe(name, release):
+        return subprocess.Popen([sys.executable, "-m", "kb", "probe", str(tmp_path / name), "--release", release,
+                                 "--db", str(db)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE, text=True)
+
+    assert probe("small.btf", "6.1.0-1-amd64").wait(timeout=120) == 0
+    before = db.read_bytes()
+    child = probe("large.btf", "6.1.0-2-amd64")
+    journal = tmp_path / "kb.db-journal"
+    deadline = time.monotonic() + 120
+    while not journal.exists():
+        assert child.poll() is None, f"the probe ended before it wrote: {child.stderr.read()}"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    child.send_signal(signum)
+    _stdout, stderr = child.communicate(timeout=60)
+    assert child.returncode == status, stderr
+    assert not journal.exists() and db.read_bytes() == before
