@@ -151,10 +151,15 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
     return written
 
 
-def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False):
+def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False, prefix=None, depfile=None):
+    """Write (or, with *check*, compare) the lookup tables of *tree*.  Writes nothing but its outputs: no cache, no
+    directory for the user's database."""
     from kb.outputs.tables import generate
+    from kb.store.kbase import open_kb as _open
 
-    return generate(open_kb(db), tree=tree, languages=languages or None, output=output, check=check)
+    db = db or user_db(create=False)
+    return generate(_open(db, cache=False), tree=tree, languages=languages or None, output=output, check=check,
+                    prefix=prefix, depfile=depfile, user_db=db)
 
 
 @dataclass
@@ -204,6 +209,10 @@ def diff(old: str, new: str, *, db=None, tree=None, kind="all") -> Diff:
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
+    for kernel in (old, new):
+        beyond = availability.target(conn, name, kernel).beyond
+        if beyond:
+            raise availability.TargetError(f"{kernel} is {beyond}: nothing can be said of what it has")
     arrived, removed = availability.between(conn, name, old, new)
 
     def keep(changes):

@@ -69,8 +69,23 @@ tree_option = click.option(
 )
 
 
+def _version(ctx, _param, value):
+    """kbgen's version and the shipped data's: a build that regenerates tables when either changes can key on it."""
+    if not value or ctx.resilient_parsing:
+        return
+    from kb.store import shipped
+
+    click.echo(f"kbgen, version {__version__}, data {shipped.data_version()}")
+    ctx.exit()
+
+
+format_option = click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
+                             help="text for people, json for tools.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="kbgen")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show kbgen's version and the shipped data's version, and exit.")
 def cli():
     """kbgen: which eBPF helpers, program, map, attach and link types, commands, kfuncs and features
     each Linux kernel has, mined from kernel git history.
@@ -198,27 +213,44 @@ def import_reference(reference_dir, header, data_dir, data_version, libbpf):
               help="Language to emit; repeat for several (default: c and python). macros: for a probed build "
                    "(--tree BUILD), the #defines of `bpftool feature probe macros`, named as bpftool names them.")
 @click.option("-o", "--output", default=DEFAULT_TABLES_DIR, show_default=True,
-              help="Output directory (files bpf_features.h/.py/.json), or a file name with a single --lang.")
+              help="Output directory (files bpf_features.h/.py/.json/.go/.rs), or a file name with a single --lang.")
 @tree_option
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 naming each file that differs from what would be generated.")
+@click.option("--prefix", default=None,
+              help="C: the prefix of every name the header defines (default bpf: bpf_kb_release_index(), "
+                   "BPF_HELPER_MIN_KERNEL_...); give another to include a second tree's header beside the first.")
+@click.option("--depfile", type=click.Path(dir_okay=False),
+              help="Also write a Make/Ninja depfile: the outputs depend on the shipped data and the --db file.")
+@format_option
 @db_option
 @reports_errors
-def tables(languages, output, tree, check, db):
+def tables(languages, output, tree, check, prefix, depfile, fmt, db):
     """Write lookup tables of the minimum kernel of every helper, type, command, kfunc and feature.
 
-    The C header (bpf_features.h) works in BPF C, C99 and C++: bpf_helper_min_kernel[195] ==
-    KERNEL_VERSION(5, 19, 0), bpf_helper_removed_in[], BPF_HELPER_COUNT,
-    BPF_HELPER_MIN_KERNEL_map_lookup_percpu_elem, and arrays for program, map, attach and link types
-    and commands. The Python module (bpf_features.py) stands alone: helper_min_release(195) == "5.19",
-    available("helper", 195, "5.15.0-91-generic") is False, judged by the same rule as kbgen itself.
+    The C header (bpf_features.h) is a small library for BPF C, C99 and C++ (constexpr from C++14), for
+    every tree: bpf_kb_helper_available(195, "5.15.0-91-generic"), bpf_kb_release_index(),
+    bpf_kb_status(), bpf_kb_find(), bpf_kb_name(), bpf_kb_gpl_only(); per item BPF_HELPER_KNOWN_<name>,
+    BPF_HELPER_AVAILABLE_AT_<name>(release index) and, for mainline and builds,
+    bpf_helper_min_kernel[195] == KERNEL_VERSION(5, 19, 0), BPF_HELPER_MIN_KERNEL_<name>. The Python
+    module (bpf_features.py, Python 3.6+) stands alone: why(195, "5.15.0-91-generic"), lookup("xdp"),
+    gpl_only(), judged by the same rule as kbgen itself; --lang go and --lang rust give the same
+    functions with their standard libraries only.
 
     Output is byte-for-byte reproducible and written as a set, atomically; files already up to date are
     left alone. With no options it writes both files for the mainline tree into ./kbgen-tables/.
     """
     from kb import api
 
-    result = api.tables(db=db, tree=tree, languages=tuple(languages) or None, output=output, check=check)
+    result = api.tables(db=db, tree=tree, languages=tuple(languages) or None, output=output, check=check,
+                        prefix=prefix, depfile=depfile)
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps({"written": result.written, "stale": result.stale, "notes": result.notes}, indent=2))
+        if check and result.stale:
+            sys.exit(1)
+        return
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     if check:
@@ -236,20 +268,27 @@ def tables(languages, output, tree, check, db):
 @cli.command(short_help="Show one item: releases, commit, names, docs.")
 @click.argument("name_or_id")
 @tree_option
-@click.option("--kernel", help="Also say whether this kernel (5.15.0-91-generic) has it.")
+@click.option("--kernel", help="Also say whether this kernel (5.15.0-91-generic) has it; exit 1 when it does not.")
+@format_option
 @db_option
 @reports_errors
-def info(name_or_id, tree, kernel, db):
+def info(name_or_id, tree, kernel, fmt, db):
     """Show what the knowledge base knows of one item.
 
     NAME_OR_ID is a helper id (195), a helper name with or without bpf_ (bpf_map_lookup_percpu_elem), any
     former name (skb_set_delivery_time), an enumerator (BPF_PROG_TYPE_XDP, XDP), a kfunc name or a
     feature slug (isa.jmp32_v3).
+
+    Exit status with --kernel: 0 when the kernel has every item named, 1 when it does not (not yet, removed,
+    or not known: a CI gate, as `kbgen scan` is), 2 on bad input.
     """
     from kb import api
     from kb.outputs import render
 
-    click.echo(render.info(api.info(name_or_id, db=db, tree=tree, kernel=kernel)), nl=False)
+    infos = api.info(name_or_id, db=db, tree=tree, kernel=kernel)
+    click.echo(render.info_json(infos) if fmt == "json" else render.info(infos), nl=False)
+    if kernel and not all(entry.verdict.available for entry in infos):
+        sys.exit(1)
 
 
 @cli.command(short_help="List what arrived and what was removed between two releases.")
@@ -258,19 +297,22 @@ def info(name_or_id, tree, kernel, db):
 @tree_option
 @click.option("--kind", type=click.Choice(("all", *KINDS)), default="all", show_default=True,
               help="Only items of this kind.")
+@format_option
 @db_option
 @reports_errors
-def diff(old, new, tree, kind, db):
+def diff(old, new, tree, kind, fmt, db):
     """List what a kernel NEW has that OLD lacks, and what OLD has that NEW no longer has.
 
     \b
     Example: kbgen diff 5.15 5.19   (everything a 5.19 kernel has that 5.15 lacks)
-    Versions such as 5.15.0-91-generic are accepted, judged in the tree as `kbgen scan` judges them.
+    Versions such as 5.15.0-91-generic are accepted, judged in the tree as `kbgen scan` judges them; a
+    release newer than the knowledge base knows is refused.
     """
     from kb import api
     from kb.outputs import render
 
-    click.echo(render.diff(api.diff(old, new, db=db, tree=tree, kind=kind)), nl=False)
+    result = api.diff(old, new, db=db, tree=tree, kind=kind)
+    click.echo(render.diff_json(result) if fmt == "json" else render.diff(result), nl=False)
 
 
 @cli.command(short_help="Browse and query the knowledge base (Datasette).")

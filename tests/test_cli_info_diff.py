@@ -76,3 +76,48 @@ def test_unreleased_in_a_mined_tree(history, tmp_path):
     run("collect", "--repo", history.path, "--tree", "fixture", "--db", str(db), "-q")
     out = run("info", "7", "--tree", "fixture", "--db", str(db)).stdout
     assert "first release   not in any release yet" in out
+
+
+def test_info_with_a_kernel_is_a_gate(user_db):
+    assert run("info", "195", "--kernel", "6.1").exit_code == 0
+    lacking = run("info", "195", "--kernel", "5.15.0-91-generic")
+    assert lacking.exit_code == 1 and "not yet: first in 5.19" in lacking.stdout
+    assert run("info", "bpf_stream_vprintk", "--kernel", "6.18").exit_code == 1  # removed there
+    assert run("info", "195", "--kernel", "7.9").exit_code == 1  # newer than the knowledge base: unknown
+    refused = run("info", "195", "--kernel", "22.04")
+    assert refused.exit_code == 2 and "not a kernel release" in refused.stderr
+
+
+def test_info_as_json(user_db):
+    import json
+
+    from kb.outputs.export import FIELD_NAMES
+
+    result = run("info", "195", "--kernel", "5.15.0-91-generic", "--format", "json")
+    assert result.exit_code == 1
+    (item,) = json.loads(result.stdout)["items"]
+    assert set(FIELD_NAMES) <= set(item)
+    assert (item["kind"], item["id"], item["first_release"]) == ("helper", 195, "5.19")
+    assert item["docs"][0]["signature"].startswith("void *bpf_map_lookup_percpu_elem(")
+    assert {"relation": "callable_from", "kind": "prog_type", "id": 6, "name": "BPF_PROG_TYPE_XDP",
+            "source": "reference:ebpf-docs", "qualifier": "as documented"} in item["relations"]
+    kernel = item["kernel"]
+    assert (kernel["status"], kernel["available"], kernel["since"]) == ("not_yet", False, "5.19")
+    assert kernel["beyond"] is None
+    assert "distribution's build" in kernel["approximate"]
+    plain = json.loads(run("info", "xdp", "--format", "json").stdout)["items"]
+    assert [i["name"] for i in plain] == ["BPF_PROG_TYPE_XDP"] and "kernel" not in plain[0]
+
+
+def test_diff_as_json_and_beyond_the_knowledge_base(user_db):
+    import json
+
+    document = json.loads(run("diff", "6.17", "6.18", "--format", "json").stdout)
+    assert (document["tree"], document["old"], document["new"]) == ("mainline", "6.17", "6.18")
+    assert {"release": "6.18", "kind": "kfunc", "id": "bpf_stream_vprintk", "name": "bpf_stream_vprintk"} in \
+        document["removed"]
+    assert all(change["release"] == "6.18" for change in document["arrived"])
+    for newer in ("7.9", "99.0"):
+        refused = run("diff", "5.15", newer)
+        assert refused.exit_code == 2 and len(refused.stderr.splitlines()) == 1
+    assert "newer than the knowledge base" in run("diff", "5.15", "7.9").stderr

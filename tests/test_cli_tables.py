@@ -59,7 +59,7 @@ def test_collected_tree(history, tmp_path):
 
 
 def test_unknown_language_is_a_usage_error(user_db, tmp_path):
-    result = run("tables", "--lang", "rust", "-o", str(tmp_path))
+    result = run("tables", "--lang", "cobol", "-o", str(tmp_path))
     assert result.exit_code == 2
     assert os.listdir(tmp_path) == ["user"] or os.listdir(tmp_path) == []
 
@@ -127,3 +127,61 @@ def test_failure_midway_through_the_set_is_finished_by_the_next_run(user_db, tmp
     assert run("tables", "-o", str(out)).exit_code == 0
     assert sorted(os.listdir(out)) == ["bpf_features.h", "bpf_features.py"]
     assert run("tables", "-o", str(out), "--check").exit_code == 0
+
+
+def test_a_file_name_with_several_languages_is_refused(user_db, tmp_path):
+    result = run("tables", "--lang", "c", "--lang", "python", "-o", str(tmp_path / "x.h"))
+    assert result.exit_code == 2
+    assert "a file name holds one language, and 2 were asked for" in result.stderr
+    assert not (tmp_path / "x.h").exists()
+
+
+def test_empty_tables_are_refused(user_db, tmp_path):
+    """The libbpf tree holds section tables, no items: nothing to write, and nothing written."""
+    result = run("tables", "--tree", "libbpf", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "tree libbpf has no helpers, types, commands, kfuncs or features" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_writes_nothing_but_its_outputs(tmp_path, monkeypatch):
+    """A root build with HOME=/nonexistent-like: no cache, no data directory, only the tables."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    for variable in ("KBGEN_DB", "XDG_CACHE_HOME", "XDG_DATA_HOME", "KBGEN_NO_CACHE"):
+        monkeypatch.delenv(variable, raising=False)
+    result = run("tables", "-o", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert not home.exists()
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_check_as_json(user_db, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    first = json.loads(run("tables", "-o", str(out), "--format", "json").stdout)
+    assert first == {"written": [str(out / "bpf_features.h"), str(out / "bpf_features.py")], "stale": [], "notes": []}
+    assert json.loads(run("tables", "-o", str(out), "--check", "--format", "json").stdout)["stale"] == []
+    (out / "bpf_features.py").write_text("# edited\n")
+    result = run("tables", "-o", str(out), "--check", "--format", "json")
+    assert result.exit_code == 1 and json.loads(result.stdout)["stale"] == [str(out / "bpf_features.py")]
+
+
+def test_depfile_names_what_the_tables_are_made_from(tmp_path, history):
+    db = tmp_path / "my kb.db"
+    run("collect", "--repo", history.path, "--tree", "vendor", "--db", str(db), "-q")
+    depfile = tmp_path / "tables.d"
+    out = tmp_path / "out"
+    assert run("tables", "--lang", "c", "-o", str(out), "--depfile", str(depfile), "--db", str(db)).exit_code == 0
+    targets, _colon, sources = depfile.read_text().partition(": ")
+    assert targets == str(out / "bpf_features.h")
+    assert sources.endswith(str(db).replace(" ", "\\ ") + "\n")
+    assert "/items.tsv " in sources and "/VERSION " in sources
+
+
+def test_version_names_the_data(user_db):
+    from kb.store import shipped
+
+    result = run("--version")
+    assert result.exit_code == 0 and result.stdout == f"kbgen, version 0.1.0, data {shipped.data_version()}\n"

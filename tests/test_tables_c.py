@@ -1,5 +1,6 @@
 """The generated C header compiles cleanly as C99, C++ and BPF C, and holds the real values."""
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -121,8 +122,96 @@ def test_kernel_version_from_the_build_wins(header_dir):
 def test_no_includes_and_an_include_guard(header_dir):
     text = (header_dir / "bpf_features.h").read_text()
     assert "#include" not in text
-    assert text.count("#ifndef KBGEN_BPF_FEATURES_H") == 1
+    assert text.count("#ifndef KBGEN_BPF_MAINLINE_FEATURES_H") == 1
     assert "shipped data 20" in text.splitlines()[4]
+
+
+def test_no_reserved_identifiers(header_dir):
+    """C reserves _X and __x, C++ any name holding __: kfuncs such as __bpf_trap get their underscores folded."""
+    text = (header_dir / "bpf_features.h").read_text()
+    defined = re.findall(r"^#define (\w+)", text, flags=re.MULTILINE)
+    defined += re.findall(r"(?:KBGEN_FUNCTION [\w ]+?\*?|struct )(\w+)", text)
+    assert len(defined) > 3000
+    assert [name for name in defined if name.startswith("_") or "__" in name] == []
+    assert "#define BPF_KFUNC_KNOWN_bpf_trap 1" in text
+
+
+FUNCTIONS = r"""
+#include "bpf_features.h"
+#include <stdio.h>
+
+#if BPF_HELPER_KNOWN_a_helper_from_the_future || !BPF_HELPER_KNOWN_map_lookup_percpu_elem
+#error the known macros
+#endif
+#if BPF_HELPER_MIN_KERNEL_a_helper_from_the_future != 0 || !BPF_KFUNC_AVAILABLE_AT_bpf_stream_vprintk(BPF_RELEASE_7_0)
+#error the per-item macros in #if
+#endif
+
+int main(void)
+{
+    int failures = 0;
+    int percpu = bpf_kb_item(BPF_KIND_HELPER, 195);
+    int stream = bpf_kb_find(BPF_KIND_KFUNC, "bpf_stream_vprintk");
+    if (!bpf_kb_helper_available(195, "5.19.0-1-amd64")) failures++;
+    if (bpf_kb_helper_available(195, "5.15.0-91-generic")) failures++;
+    if (bpf_kb_status(percpu, bpf_kb_release_index("5.18.19")) != BPF_KB_NOT_YET) failures++;
+    if (!bpf_kb_approximate("5.15.0-91-generic") || bpf_kb_approximate("5.15")) failures++;
+    if (bpf_kb_release_index("22.04") != BPF_KB_INVALID || bpf_kb_release_index("linux") != BPF_KB_INVALID) failures++;
+    if (bpf_kb_release_index("99.1") != BPF_KB_INVALID) failures++;
+    if (bpf_kb_status(percpu, bpf_kb_release_index("7.9")) != BPF_KB_UNKNOWN) failures++;   /* beyond the data */
+    if (bpf_kb_status(stream, bpf_kb_release_index("6.17.3")) != BPF_KB_AVAILABLE) failures++;
+    if (bpf_kb_status(stream, bpf_kb_release_index("6.18")) != BPF_KB_REMOVED) failures++;
+    if (bpf_kb_status(stream, bpf_kb_release_index("7.0.0-rc2")) != BPF_KB_AVAILABLE) failures++;
+    if (bpf_kb_status(stream, bpf_kb_release_index("3.10")) != BPF_KB_NOT_YET) failures++;
+    if (bpf_kb_find(-1, "bpf_map_lookup_percpu_elem") != percpu || bpf_kb_find(-1, "nothing") != -1) failures++;
+    if (bpf_kb_find(-1, "BPF_PROG_RUN") != bpf_kb_find(-1, "BPF_PROG_TEST_RUN")) failures++;
+    if (bpf_kb_gpl_only(bpf_kb_find(BPF_KIND_HELPER, "probe_read")) != 1) failures++;
+    if (bpf_kb_gpl_only(percpu) != 0 || bpf_kb_gpl_only(-1) != -1) failures++;
+    if (bpf_kb_name(BPF_KIND_PROG_TYPE, 6)[14] != 'X' || bpf_kb_name(BPF_KIND_HELPER, 9999) != 0) failures++;
+    printf("%d failures\n", failures);
+    return failures;
+}
+"""
+
+
+def build(header_dir, compiler, flags, name, text):
+    """Compile *text* (as file *name*) beside the header with every warning an error; the output's path."""
+    if not shutil.which(compiler):
+        pytest.skip(f"{compiler} not installed (.ci/run installs gcc, g++ and clang)")
+    (header_dir / name).write_text(text)
+    out = header_dir / f"{name}-{compiler}.out"
+    subprocess.run([compiler, *flags, "-Wall", "-Wextra", "-Werror", "-I", str(header_dir), str(header_dir / name),
+                    "-o", str(out)], check=True)
+    return out
+
+
+@pytest.mark.parametrize("compiler, flags", [
+    ("gcc", ["-std=c99", "-pedantic"]),
+    ("clang", ["-std=c99", "-pedantic"]),
+    ("g++", ["-std=c++17", "-pedantic", "-x", "c++"]),
+    ("clang++", ["-std=c++11", "-pedantic", "-x", "c++"]),
+])
+def test_functions_parse_judge_and_name(header_dir, compiler, flags):
+    binary = build(header_dir, compiler, flags, "functions.c", FUNCTIONS)
+    assert subprocess.run([str(binary)], capture_output=True, text=True, check=False).stdout == "0 failures\n"
+
+
+def test_constexpr_functions_in_static_assert(header_dir):
+    build(header_dir, "g++", ["-std=c++17"], "static.cpp", (
+        '#include "bpf_features.h"\n'
+        'static_assert(bpf_kb_helper_available(195, "5.19.0-1-amd64"), "percpu lookups on 5.19");\n'
+        'static_assert(!bpf_kb_helper_available(195, "5.15.0-91-generic"), "not on 5.15");\n'
+        'static_assert(bpf_kb_items[bpf_kb_find(BPF_KIND_HELPER, "probe_read")].gpl_only == 1, "GPL");\n'
+        "static_assert(bpf_helper_min_kernel[195] == KERNEL_VERSION(5, 19, 0), \"arrays are constant\");\n"
+        "int main() { return 0; }\n"))
+
+
+def test_a_bpf_program_calls_the_functions(header_dir):
+    out = build(header_dir, "clang", ["-target", "bpf", "-O2", "-c"], "calls.bpf.c", (
+        '#include "bpf_features.h"\n'
+        '__attribute__((section("socket"), used)) int prog(void *ctx)\n'
+        '{ (void)ctx; return bpf_kb_helper_available(195, "6.1.0-13-amd64") + bpf_kb_gpl_only(3); }\n'))
+    assert out.read_bytes()[:4] == b"\x7fELF"
 
 
 def test_a_tree_without_some_enums_still_compiles_pedantically(tmp_path):

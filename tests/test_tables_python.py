@@ -1,6 +1,7 @@
 """The generated Python module stands alone, passes ruff, and answers real questions."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -70,6 +71,52 @@ def test_bad_input(module):
 
 
 def test_passes_ruff(module):
-    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", str(module.PATH)], capture_output=True,
-                            text=True, check=False)
+    """As Python 3.7 code (ruff's oldest target): typing's Optional, no future imports, since it runs on 3.6."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", "--target-version", "py37",
+                             "--ignore", "FA100", str(module.PATH)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_names_people_use_with_or_without_a_kind(module):
+    assert module.lookup("xdp") == module.lookup("XDP") == module.lookup("BPF_PROG_TYPE_XDP") == ("prog_type", 6)
+    assert module.lookup("attach_type:XDP") == module.lookup("xdp", "attach_type") == ("attach_type", 37)
+    assert module.lookup("bpf_map_lookup_percpu_elem") == module.lookup("195") == module.lookup(195) == ("helper", 195)
+    assert module.lookup("BPF_FUNC_skb_set_tstamp") == ("helper", 192)  # a former name
+    assert module.min_release("prog_type", "xdp") == module.min_release(None, "XDP") == "4.8"
+    assert module.available("prog_type", "XDP", "5.15.0-91-generic") is True
+    assert module.name_of(None, 195) == "map_lookup_percpu_elem"
+    with pytest.raises(KeyError, match="unknown prog_type 'no_such_type'"):
+        module.lookup("no_such_type", "prog_type")
+
+
+def test_why(module):
+    why = module.why(195, "5.15.0-91-generic")
+    assert (why.status, why.window, why.release) == ("not_yet", ("5.19", None), "5.15")
+    assert "distribution's build" in why.approximate
+    assert module.why("bpf_stream_vprintk", "6.18.2")[4:7] == ("removed", ("6.17", "6.18"), "6.18")
+    assert module.why("bpf_stream_vprintk", "7.0-rc1").status == "available"
+    assert module.why(195, "6.1").approximate is None
+    beyond = module.why(195, "7.9")
+    assert (beyond.status, beyond.window) == ("unknown", None) and "newer than the knowledge base" in beyond.approximate
+    assert module.available("helper", 195, "7.9") is None
+    assert module.why("BPF_TRACE_FENTRY_MULTI", "7.0").status == "unknown"
+    with pytest.raises(ValueError, match="not a kernel release"):
+        module.why(195, "22.04")
+
+
+def test_gpl_only_and_what_it_exports(module):
+    assert module.gpl_only("probe_read") is True and module.gpl_only(195) is False
+    assert module.gpl_only("xdp", "prog_type") is None
+    assert {"lookup", "why", "gpl_only", "available", "min_release", "Why", "TREE"} <= set(module.__all__)
+    assert all(hasattr(module, name) for name in module.__all__)
+    assert module.why.__annotations__["return"] is module.Why
+
+
+def test_importable_on_python_3_6(module):
+    python36 = "/root/.pyenv/versions/3.6.15/bin/python"
+    if not os.path.exists(python36):
+        pytest.skip("no Python 3.6 here (pyenv's 3.6.15); the module is checked as 3.7 code by ruff")
+    code = (f"import runpy; m = runpy.run_path({str(module.PATH)!r}); w = m['why']('xdp', '5.15.0-91-generic');"
+            " print(w.status, m['lookup']('bpf_probe_read'), m['gpl_only'](4))")
+    result = subprocess.run([python36, "-I", "-c", code], capture_output=True, text=True, check=False)
+    assert result.stdout == "available ('helper', 4) True\n", result.stderr

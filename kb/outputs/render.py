@@ -151,3 +151,46 @@ def probe_json(result) -> str:
             "seconds": round(live.timing.total_s, 3),
         }
     return json.dumps(document, indent=2) + "\n"
+
+
+def _change(change) -> dict:
+    item = change.item
+    return {"release": change.release, "kind": item.kind, "id": item.value, "name": item.name}
+
+
+def diff_json(result) -> str:
+    """``kbgen diff --format json``: what arrived and what was removed, each change with its release."""
+    import json
+
+    document = {"tree": result.tree, "old": result.old, "new": result.new,
+                "arrived": [_change(c) for c in result.arrived], "removed": [_change(c) for c in result.removed]}
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def info_json(infos) -> str:
+    """``kbgen info --format json``: each item as its export record (kb.outputs.export) with its documentation,
+    relations and disagreements, and, with --kernel, where the kernel was placed and the verdict."""
+    import json
+
+    from kb.outputs.export import record
+
+    items = []
+    for entry in infos:
+        document = {"tree": entry.tree, **record(entry.item),
+                    "docs": [{"signature": d.signature, "description": d.description, "returns": d.returns}
+                             for d in entry.docs],
+                    "relations": [{"relation": r.relation, "kind": r.other_kind, "id": r.other_value,
+                                   "name": r.other_name, "source": r.source, "qualifier": r.qualifier}
+                                  for r in entry.relations],
+                    "disagreements": [{"field": d.field, "used": d.used, "used_source": d.used_source,
+                                       "other": d.other, "other_source": d.other_source, "note": d.note}
+                                      for d in entry.disagreements]}
+        if entry.verdict is not None:
+            where = entry.where
+            document["kernel"] = {
+                "kernel": where.kernel, "tree": where.tree, "release": where.release,
+                "approximate": where.approximate, "beyond": where.beyond,
+                "status": entry.verdict.status, "available": entry.verdict.available,
+                "since": entry.verdict.since, "removed_in": entry.verdict.removed_in, "reason": entry.verdict.reason}
+        items.append(document)
+    return json.dumps({"items": items}, indent=2, ensure_ascii=False) + "\n"

@@ -37,8 +37,9 @@ def _cache_key(user_db: str | None) -> str:
     return "|".join(parts)
 
 
-def _from_cache(path: str, key: str) -> sqlite3.Connection | None:
-    """The cached knowledge base, if it is whole and current; a damaged one is removed with a warning."""
+def _from_cache(path: str, key: str, remove: bool = True) -> sqlite3.Connection | None:
+    """The cached knowledge base, if it is whole and current; a damaged one is removed (where *remove*) with a
+    warning."""
     try:
         with open(path, "rb") as handle:
             data = handle.read()
@@ -49,12 +50,13 @@ def _from_cache(path: str, key: str) -> sqlite3.Connection | None:
     conn = None
     if whole:
         try:
-            conn = sqlite3.connect(":memory:", isolation_level=None)
-            conn.deserialize(payload)
+            conn = _deserialize(payload)
             row = conn.execute("SELECT value FROM kb_meta WHERE key = 'cache_key'").fetchone()
         except sqlite3.Error:
             whole = False
     if not whole:
+        if not remove:
+            return None
         warn(f"the cache {path} was damaged; removed it and rebuilt the knowledge base")
         try:
             os.unlink(path)
@@ -64,11 +66,48 @@ def _from_cache(path: str, key: str) -> sqlite3.Connection | None:
     return conn if row and row[0] == key else None
 
 
+def _serialize(conn: sqlite3.Connection) -> bytes:
+    """The database's bytes: Connection.serialize where Python has it (3.11), else by a backup to a temporary file."""
+    if hasattr(conn, "serialize"):
+        return conn.serialize()
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kbgen-") as directory:
+        path = os.path.join(directory, "kb.sqlite")
+        copy = sqlite3.connect(path)
+        try:
+            conn.backup(copy)
+        finally:
+            copy.close()
+        with open(path, "rb") as handle:
+            return handle.read()
+
+
+def _deserialize(payload: bytes) -> sqlite3.Connection:
+    """An in-memory database of *payload* (see :func:`_serialize`)."""
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    if hasattr(conn, "deserialize"):
+        conn.deserialize(payload)
+        return conn
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="kbgen-") as directory:
+        path = os.path.join(directory, "kb.sqlite")
+        with open(path, "wb") as handle:
+            handle.write(payload)
+        source = sqlite3.connect(path)
+        try:
+            source.backup(conn)
+        finally:
+            source.close()
+    return conn
+
+
 def _to_cache(conn: sqlite3.Connection, path: str, key: str) -> None:
     from kb.formats.atomic import write_atomic
 
     conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('cache_key', ?)", (key,))
-    payload = conn.serialize()
+    payload = _serialize(conn)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         write_atomic(path, _CACHE_MAGIC + hashlib.sha256(payload).digest() + payload)
@@ -76,24 +115,27 @@ def _to_cache(conn: sqlite3.Connection, path: str, key: str) -> None:
         pass  # a cache that cannot be written only makes the next run slower
 
 
-def open_kb(user_db: str | None = None) -> sqlite3.Connection:
+def open_kb(user_db: str | None = None, *, cache: bool = True) -> sqlite3.Connection:
     """An in-memory knowledge base: the shipped facts plus every tree of *user_db*, merged.
 
-    Building it costs a good part of a `kbgen tables` run, so the result is cached (serialized, with a
-    digest, in $XDG_CACHE_HOME/kbgen) under a key naming everything it was built from: the kbgen and
-    schema versions, the shipped data's content digest and the user database's size and modification time.
+    Building it costs a good part of a run, so the result is cached (serialized, with a digest, in
+    $XDG_CACHE_HOME/kbgen) under a key naming everything it was built from: the kbgen and schema versions, the
+    shipped data's content digest and the user database's size and modification time.  With *cache* False
+    (``kbgen tables``, run in builds, writes nothing but its outputs) a current cache is still read, never written.
     """
     if user_db and os.path.exists(user_db):
         database.connect(user_db, readonly=True).close()  # says clearly what is wrong with a bad file
-    cache = key = None
-    if not os.environ.get("KBGEN_NO_CACHE"):
-        cache, key = _cache_path(user_db), _cache_key(user_db)
-        conn = _from_cache(cache, key)
+    cache_path = key = None
+    # Without Connection.deserialize (Python 3.10) reading the cache takes a temporary file: not for a run that
+    # writes nothing but its outputs.
+    if not os.environ.get("KBGEN_NO_CACHE") and (cache or hasattr(sqlite3.Connection, "deserialize")):
+        cache_path, key = _cache_path(user_db), _cache_key(user_db)
+        conn = _from_cache(cache_path, key, remove=cache)
         if conn is not None:
             return conn
     conn = build(user_db)
-    if cache:
-        _to_cache(conn, cache, key)
+    if cache_path and cache:
+        _to_cache(conn, cache_path, key)
     return conn
 
 
