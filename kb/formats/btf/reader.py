@@ -83,29 +83,38 @@ NOTED_KINDS = (enums.KIND_ENUM, enums.KIND_ENUM64, enums.KIND_DECL_TAG, enums.KI
 
 
 class BTF:
-    """Parsed BTF: checked whole when parsed, each type decoded when first asked for (then kept)."""
+    """Parsed BTF: checked whole when parsed, each type decoded when first asked for (then kept).
+
+    Split BTF (a module's, against its kernel's vmlinux: *base*) numbers its own types after the base's and
+    its own strings after the base's string section; ids and string offsets below those are the base's.
+    """
 
     def __init__(self, data, header: BTFHeader, layout: _Layout, base: BTF | None = None):
         self.byte_order = header.byte_order
         self.version = header.version
         self.flags = header.flags
-        self.base = base  # split BTF (a module's) refers to its base's ids; not read yet
+        self.base = base
+        self.first_id = len(base) if base is not None else 1  # the id of this BTF's first own type
         self._data = data
         self._header = header
         self._layout = layout
-        self._decoded: dict[int, BTFType] = {0: _void()}
-        self._names = _StringTable(data, header.strings_start, header.str_len)
+        self._decoded: dict[int, BTFType] = {} if base is not None else {0: _void()}
+        self._names = _StringTable(data, header.strings_start, header.str_len, base)
         self._all: list[BTFType] | None = None
 
     def __len__(self) -> int:
-        return len(self._layout.offsets)
+        """The number of type ids, void's and the base's included."""
+        return self.first_id + len(self._layout.offsets)
 
     @property
     def types(self) -> list[BTFType]:
         """Every type, types[0] the void type: all decoded at once, for callers that look at them all."""
         if self._all is None:
-            self._all = _decode_all(self._data, self._header)
-            self._decoded = dict(enumerate(self._all))
+            if self.base is not None:
+                self._all = [self.type(i) for i in range(len(self))]
+            else:
+                self._all = _decode_all(self._data, self._header)
+                self._decoded = dict(enumerate(self._all))
         return self._all
 
     @functools.cached_property
@@ -117,32 +126,38 @@ class BTF:
     def type(self, type_id: int) -> BTFType:
         found = self._decoded.get(type_id)
         if found is None:
-            if not 0 < type_id < len(self):
+            if not 0 <= type_id < len(self):
                 raise BTFError(f"type id {type_id} out of range (0..{len(self) - 1})")
-            found = self._decoded[type_id] = _decode(self._data, self._header, self._layout.offsets[type_id],
-                                                     type_id, self._names.__getitem__)
+            if type_id < self.first_id:
+                return self.base.type(type_id)
+            found = self._decoded[type_id] = _decode(self._data, self._header,
+                                                     self._layout.offsets[type_id - self.first_id], type_id,
+                                                     self._names.__getitem__)
         return found
 
     def info(self, type_id: int) -> tuple[int, int, bool]:
         """(kind, vlen, kind_flag) of a type, without decoding it."""
-        if not 0 < type_id < len(self):
+        if not self.first_id <= type_id < len(self):
             t = self.type(type_id)
             return t.kind, t.vlen, t.kind_flag
-        info = self._layout.words[self._layout.offsets[type_id] + 1]
+        info = self._layout.words[self._layout.offsets[type_id - self.first_id] + 1]
         return (info >> 24) & 0x1F, info & 0xFFFF, info >= 0x80000000
 
     def type_name(self, type_id: int) -> str:
         """A type's name, without decoding the rest of it."""
-        if not 0 < type_id < len(self):
+        if not self.first_id <= type_id < len(self):
             return self.type(type_id).name
-        return self._names[self._layout.words[self._layout.offsets[type_id]]]
+        return self._names[self._layout.words[self._layout.offsets[type_id - self.first_id]]]
 
     def ids(self, kind: int) -> list[int]:
-        """The ids of every type of *kind*, in id order."""
+        """The ids of every type of *kind* in this BTF (a split BTF's own, not its base's), in id order."""
         noted = self._layout.noted.get(kind)
         if noted is not None:
             return list(noted)
-        return [i for i in range(len(self)) if self.info(i)[0] == kind]
+        return [i for i in self._own_ids() if self.info(i)[0] == kind]
+
+    def _own_ids(self) -> range:
+        return range(self.first_id if self.base is not None else 0, len(self))
 
     def resolve(self, type_id: int) -> BTFType:
         """The type behind typedefs and qualifiers."""
@@ -156,7 +171,7 @@ class BTF:
         return t
 
     def by_name(self, name: str, kind: int | None = None) -> list[BTFType]:
-        ids = self.ids(kind) if kind is not None else range(len(self))
+        ids = self.ids(kind) if kind is not None else self._own_ids()
         return [self.type(i) for i in ids if self.type_name(i) == name]
 
     def datasec(self, name: str) -> BTFType | None:
@@ -187,16 +202,19 @@ def read_header(data) -> BTFHeader:
     return header
 
 
-def parse_btf(data) -> BTF:
-    """Parse raw BTF (header, type section, string section); a :class:`BTFError` naming the byte if it is bad."""
+def parse_btf(data, base: BTF | None = None) -> BTF:
+    """Parse raw BTF (header, type section, string section); a :class:`BTFError` naming the byte if it is bad.
+
+    *base*: the BTF that split BTF (a module's ``.BTF``, ``/sys/kernel/btf/<module>``) was written against.
+    """
     if not isinstance(data, bytes):  # a copy of a mutable buffer: the parsed BTF must not change under it
         data = bytes(data)
     header = read_header(data)
-    layout = _walk(data, header)
+    layout = _walk(data, header, base)
     if layout is None:  # something is wrong: the full decoder says what, and where
-        _decode_all(data, header)
+        _decode_all(data, header, base)
         raise BTFError(f"type section at byte {header.types_start}: malformed")
-    return BTF(data, header, layout)
+    return BTF(data, header, layout, base)
 
 
 # The words (4 bytes) a type takes, past its btf_type, per kind: (fixed, per vlen member).  Every record of BTF
@@ -211,7 +229,7 @@ _NAMED_MEMBERS = {kind: per for kind, (_fixed, per) in _DATA_WORDS.items() if pe
 
 class _Layout(NamedTuple):
     words: object  # the type section as 32-bit words in the machine's order (memoryview or array)
-    offsets: array  # type id -> word offset of its btf_type (id 0, void, has none: 0)
+    offsets: array  # word offset of each type's btf_type, from the first own type (id first_id) on
     noted: dict  # kind -> ids of that kind, for NOTED_KINDS
 
 
@@ -225,14 +243,18 @@ def _words(data, header: BTFHeader):
     return words
 
 
-def _walk(data, header: BTFHeader) -> _Layout | None:
+def _walk(data, header: BTFHeader, base: BTF | None) -> _Layout | None:
     """Where each type starts and the ids of the noted kinds; None when any type is malformed (not said how)."""
     if header.type_len % _WORD or array("I").itemsize != _WORD:
         return None
     strings_end = data.rfind(b"\0", header.strings_start, header.strings_start + header.str_len) + 1
     names_below = strings_end - header.strings_start if strings_end else 0  # a name must start before the last NUL
+    first_id = 1
+    if base is not None:  # own strings come after the base's; a name below them is the base's
+        names_below += base._header.str_len
+        first_id = len(base)
     words = _words(data, header)
-    offsets = array("I", [0])
+    offsets = array("I")
     noted: dict[int, list[int]] = {kind: [] for kind in NOTED_KINDS}
     append = offsets.append
     shapes: dict[int, tuple] = {}  # info word -> (words of the type, words per named member, noted ids or None)
@@ -250,7 +272,7 @@ def _walk(data, header: BTFHeader) -> _Layout | None:
                     return None
             step, per, ids = shape
             if ids is not None:
-                ids.append(len(offsets))
+                ids.append(first_id + len(offsets))
             append(w)
             if per:
                 name = max(words[w + _TYPE_WORDS : w + step : per])
@@ -259,8 +281,8 @@ def _walk(data, header: BTFHeader) -> _Layout | None:
             w += step
     except IndexError:  # fewer than two words left: a truncated btf_type
         return None
-    if len(offsets) > 1:
-        top = max(top, max(map(words.__getitem__, offsets[1:])))  # the types' own names
+    if offsets:
+        top = max(top, max(map(words.__getitem__, offsets)))  # the types' own names
     if w != end or top >= names_below:
         return None
     return _Layout(words, offsets, noted)
@@ -303,20 +325,25 @@ class _StringTable(dict):
     Only for checked BTF: every offset asked for is one the parse found terminated inside the section.
     """
 
-    def __init__(self, data, start: int, length: int):
+    def __init__(self, data, start: int, length: int, base: BTF | None = None):
         super().__init__()
         self.data, self.start, self.end = data, start, start + length
+        self.base = base._names if base is not None else None  # split BTF: offsets below shift are the base's
+        self.shift = base._header.str_len if base is not None else 0
         self.misses = 0
 
     def __missing__(self, offset: int) -> str:
+        if offset < self.shift:
+            return self.base[offset]
         self.misses += 1
         if self.misses == _NAMES_ONE_BY_ONE:  # many names wanted (a huge enum): decode them all, once
-            self.update(_every_string(bytes(self.data[self.start : self.end])))
+            every = _every_string(bytes(self.data[self.start : self.end]))
+            self.update((self.shift + at, name) for at, name in every.items())
             if offset in self:
                 return self[offset]
-        at = self.start + offset
+        at = self.start + offset - self.shift
         end = self.data.find(b"\0", at, self.end)
-        if offset >= self.end - self.start and offset != 0 or end < 0:
+        if offset - self.shift >= self.end - self.start and offset != 0 or end < 0:
             raise BTFError(f"string offset {offset} past the string section")
         found = self[offset] = self.data[at:end].decode("utf-8", errors="replace")
         return found
@@ -377,22 +404,38 @@ def _kind_data(data, order: str, offset: int, kind: int, vlen: int, name_of) -> 
     return list(zip(repeat(None), flat[0::3], flat[1::3], flat[2::3])), ()  # DATASEC
 
 
-def _decode_all(data, header: BTFHeader) -> list[BTFType]:
-    """Every type, decoded in one pass; the first malformed one raises, naming its byte."""
+def _decode_all(data, header: BTFHeader, base: BTF | None = None) -> list[BTFType]:
+    """Every own type, decoded in one pass; the first malformed one raises, naming its byte."""
     collecting = gc.isenabled()
     gc.disable()  # some 10^5 objects, none of them garbage: collections would only walk them (twice the time)
     try:
-        return _decode_types(data, header)
+        return _decode_types(data, header, base)
     finally:
         if collecting:
             gc.enable()
 
 
-def _decode_types(data, header: BTFHeader) -> list[BTFType]:
+def _decode_types(data, header: BTFHeader, base: BTF | None) -> list[BTFType]:
     order = header.byte_order
     strings = bytes(data[header.strings_start : header.strings_start + header.str_len])
     name_of = _AllStrings(strings).__getitem__
-    types = [_void()]
+    shift = 0
+    if base is not None:  # split BTF: string offsets and ids below the own ones are the base's
+        shift, own_name_of = base._header.str_len, name_of
+
+        def name_of(offset: int) -> str:
+            if offset >= shift:
+                try:
+                    return own_name_of(offset - shift)
+                except _BadString:
+                    raise _BadString(offset) from None
+            try:
+                return base._names[offset]
+            except BTFError as err:
+                raise _BadString(offset) from err
+
+    types = [_void()] if base is None else []
+    first_id = 0 if base is None else len(base)
     append = types.append
     unpack_type = _records_struct(order, structs.TYPE, 1).unpack_from
     type_size = structs.size(structs.TYPE)
@@ -418,9 +461,11 @@ def _decode_types(data, header: BTFHeader) -> list[BTFType]:
                 offset += structs.size(fmt) * count
             else:
                 members, extra = [], ()
-            append(BTFType(len(types), kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type, members,
-                           extra))
+            append(BTFType(first_id + len(types), kind, name_of(name_off), vlen, info >= 0x80000000, size_or_type,
+                           members, extra))
     except _BadString as bad:
-        _string(strings, bad.args[0], where)  # raises the error, naming the type it was met in
+        if bad.args[0] < shift:
+            raise BTFError(f"string offset {bad.args[0]}: not a string of the base (type at byte {where})") from None
+        _string(strings, bad.args[0] - shift, where)  # raises the error, naming the type it was met in
         raise
     return types
