@@ -50,8 +50,9 @@ def _table(kind: str) -> Dict[Item, tuple]:
 
 
 def _names(kind: str) -> Dict[str, Item]:
-    return {"helper": HELPER_IDS, "kfunc": {n: n for n in KFUNCS}, "feature": {n: n for n in FEATURES}}.get(
-        kind) or dict(ALIASES[kind], **{entry[0]: value for value, entry in ENUMS[kind].items()})
+    if kind in ("helper", "kfunc", "feature"):
+        return {"helper": HELPER_IDS, "kfunc": {n: n for n in KFUNCS}, "feature": {n: n for n in FEATURES}}[kind]
+    return dict(ALIASES[kind], **{entry[0]: value for value, entry in ENUMS[kind].items()})
 
 
 def _spellings(text: str) -> List[str]:
