@@ -183,6 +183,8 @@ def tree_releases(path: str, tree: str) -> list[str]:
         if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'releases'").fetchone():
             return []
         return [row[0] for row in conn.execute("SELECT DISTINCT version FROM releases WHERE tree = ?", (tree,))]
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"{path}: cannot read ({err})") from None
     finally:
         conn.close()
 
@@ -270,6 +272,7 @@ def fact_rows(facts: Facts, *, item_sources: bool) -> dict[str, list[tuple]]:
                            r.definition.expected_attach_type, r.definition.attach_type,
                            " ".join(sorted(r.definition.flags)), int(r.definition.legacy_form))
                           for r in facts.sections],
+        "tree_labels": [(tree, source, key, value) for key, value in sorted(facts.labels.items())],
     }
     for i in facts.items:
         rows["items"].append((
@@ -387,6 +390,10 @@ def read_facts(conn: sqlite3.Connection, schema: str = "main") -> list[Facts]:
     for r in sorted(_rows(conn, "item_names", schema), key=lambda r: r["position"]):
         if (item := items.get((r["tree"], r["source"], r["kind"], r["value"]))) is not None:
             item.names.append(ItemName(r["name"], r["first_seen_commit"], r["first_release"], bool(r["is_alias"])))
+    if conn.execute(f"SELECT 1 FROM {schema}.sqlite_master WHERE name = 'tree_labels'").fetchone():  # new in 2
+        for r in _rows(conn, "tree_labels", schema):
+            if (f := found.get((r["tree"], r["source"]))) is not None:
+                f.labels[r["key"]] = r["value"]
     for r in sorted(_rows(conn, "windows", schema), key=lambda r: r["position"]):
         if (item := items.get((r["tree"], r["source"], r["kind"], r["value"]))) is not None:
             item.windows.append(Window(r["since"], r["until"]))
