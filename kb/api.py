@@ -106,6 +106,71 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
                        [w for f in gathered for w in f.warnings], live_probe.result if live_probe else None)
 
 
+@dataclass
+class ProbedBuild:
+    path: str
+    status: str  # "probed", "skipped" (its content digest is stored), "failed"
+    tree: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)  # kind -> items of the build
+    kfuncs_tagged: bool | None = None
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass
+class BulkProbe:
+    db: str
+    builds: list[ProbedBuild]
+
+    def count(self, status: str) -> int:
+        return sum(1 for b in self.builds if b.status == status)
+
+
+def probe_builds(sources: list[str], *, db: str | None = None, jobs: int = 2, force: bool = False,
+                 progress: Callable[[int, int], None] | None = None,
+                 each: Callable[[ProbedBuild], None] | None = None) -> BulkProbe:
+    """Record every build found in *sources* (BTFHub checkouts, extracted packages, directories of images), each as
+    the build tree named by its release, read in *jobs* processes.  A build whose content digest is stored already
+    is skipped (unless *force*); each build is recorded in a transaction of its own, replacing exactly the build
+    its tree held; one that fails to read is reported and recorded nowhere."""
+    from collectors import fleet
+    from kb.store import builds as stored_builds
+    from kb.vocab.kinds import KFUNC
+
+    db = db or user_db()
+    found = fleet.find(sources)
+    stored = {} if force else stored_builds.stored(db)
+    done: list[ProbedBuild] = []
+
+    def finish(build: ProbedBuild) -> None:
+        done.append(build)
+        if each:
+            each(build)
+        if progress:
+            progress(len(done), len(found))
+
+    pending = []
+    for build in found:
+        fingerprint = fleet.collector(build).fingerprint()
+        if fingerprint in stored:
+            finish(ProbedBuild(build.path, "skipped", stored[fingerprint], dict(build.labels)))
+        else:
+            pending.append(build)
+    for outcome in fleet.read_all(pending, jobs):
+        if outcome.facts is None:
+            finish(ProbedBuild(outcome.build.path, "failed", labels=dict(outcome.build.labels), error=outcome.error))
+            continue
+        facts = outcome.facts
+        stored_builds.record(db, facts.tree, facts.releases[0].version, [facts])
+        counts: dict[str, int] = {}
+        for item in facts.items:
+            counts[item.kind] = counts.get(item.kind, 0) + 1
+        finish(ProbedBuild(outcome.build.path, "probed", facts.tree, dict(facts.labels), counts,
+                           KFUNC in facts.covers, list(facts.warnings)))
+    return BulkProbe(db, done)
+
+
 def open_kb(db: str | None = None):
     from kb.store.kbase import open_kb as _open
 
@@ -117,16 +182,36 @@ class Export:
     tree: str
     data_version: str
     records: list[dict]
+    scheme: str = MAINLINE
+    releases: list[dict] = field(default_factory=list)
 
 
 def export(*, db: str | None = None, tree: str | None = None, kind: str = "all") -> Export:
+    """Every item of *tree* (of *kind*) as export records, with the tree's ordered releases; in a build or
+    distribution tree, mainline's facts that do not depend on the build fill what its own sources do not give."""
     from kb.outputs import export as exporter
     from kb.store import queries
 
     conn = open_kb(db)
     name = queries.resolve_tree(conn, tree)
-    rows = queries.items(conn, name, None if kind == "all" else kind)
-    return Export(name, queries.tree_version(conn, name), [exporter.record(i) for i in rows])
+    wanted = None if kind == "all" else kind
+    rows = queries.items(conn, name, wanted)
+    mainline = {}
+    if name != MAINLINE and MAINLINE in queries.tree_names(conn):
+        mainline = {(i.kind, i.value): i for i in queries.items(conn, MAINLINE, wanted)}
+    releases = [exporter.release(r) for r in queries.releases(conn, name)] or _window_releases(
+        queries.items(conn, name) if wanted else rows)
+    return Export(name, queries.tree_version(conn, name),
+                  [exporter.record(i, mainline.get((i.kind, i.value))) for i in rows],
+                  queries.tree_info(conn, name).scheme, releases)
+
+
+def _window_releases(rows) -> list[dict]:
+    """The releases a tree that lists none (the shipped mainline) names in its windows, in order."""
+    named = {key: name for i in rows for w, keys in zip(i.windows, i.window_keys)
+             for name, key in ((w.since, keys[0]), (w.until, keys[1])) if key}
+    return [{"version": named[key], "key": [int(n) for n in key.split(".")], "sort_key": key, "base": named[key],
+             "tag": None, "date": None, "uname": None} for key in sorted(named)]
 
 
 def import_reference(reference_dir: str, header: str | None, out_dir: str, data_version: str,
@@ -149,6 +234,27 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
     if mined is not None:
         written += shipped.dump_libbpf(mined, out_dir)
     return written
+
+
+def import_fleet(manifest: str, out_dir: str, *, jobs: int = 2,
+                 progress: Callable[[int, int], None] | None = None) -> list[str]:
+    """Read every build a fleet manifest lists (extracted packages, with the sha256 of each .deb) and write their
+    exact item sets as the shipped fleet, ``<out_dir>/fleet/``; nothing is written unless every build reads."""
+    from collectors import fleet
+    from collectors.reference import ReferenceError
+    from kb.store import shipped
+
+    if not os.path.isdir(out_dir):
+        raise ReferenceError(f"{out_dir}: no such directory")
+    builds = fleet.read_manifest(manifest)
+    gathered = []
+    for outcome in fleet.read_all(builds, jobs):
+        if outcome.facts is None:
+            raise ReferenceError(outcome.error)
+        gathered.append(outcome.facts)
+        if progress:
+            progress(len(gathered), len(builds))
+    return shipped.dump_fleet(gathered, out_dir)
 
 
 def tables(*, db=None, tree=None, languages=None, output="kbgen-tables", check=False, prefix=None, depfile=None):

@@ -19,7 +19,8 @@ def test_shipped_mainline_export_has_every_helper(user_db):
     result = run("export", "--kind", "helper")
     assert result.exit_code == 0, result.output
     helpers = json.loads(result.stdout)["items"]
-    assert [h["id"] for h in helpers] == list(range(212))
+    assert [h["value"] for h in helpers] == list(range(212))
+    assert [h["id"] for h in helpers] == [str(n) for n in range(212)]  # ids are strings in every kind
     assert all(REQUIRED <= set(h) for h in helpers)
     h195 = helpers[195]
     assert (h195["name"], h195["first_release"]) == ("map_lookup_percpu_elem", "5.19")
@@ -41,9 +42,9 @@ def test_collected_tree_export_marks_unreleased(history, tmp_path):
     items = json.loads(run("export", "--tree", "fixture", "--db", str(db)).stdout)["items"]
     unreleased = [i for i in items if i["unreleased"]]
     assert [(i["kind"], i["id"], i["name"], i["first_release"]) for i in unreleased] == [
-        ("helper", 7, "unreleased_helper", None)
+        ("helper", "7", "unreleased_helper", None)
     ]
-    renamed = next(i for i in items if i["kind"] == "helper" and i["id"] == 4)
+    renamed = next(i for i in items if i["kind"] == "helper" and i["value"] == 4)
     assert renamed["names"] == ["old_name", "new_name", "newest_name"]
 
 

@@ -97,7 +97,7 @@ def test_info_as_json(user_db):
     assert result.exit_code == 1
     (item,) = json.loads(result.stdout)["items"]
     assert set(FIELD_NAMES) <= set(item)
-    assert (item["kind"], item["id"], item["first_release"]) == ("helper", 195, "5.19")
+    assert (item["kind"], item["id"], item["value"], item["first_release"]) == ("helper", "195", 195, "5.19")
     assert item["docs"][0]["signature"].startswith("void *bpf_map_lookup_percpu_elem(")
     assert {"relation": "callable_from", "kind": "prog_type", "id": 6, "name": "BPF_PROG_TYPE_XDP",
             "source": "reference:ebpf-docs", "qualifier": "as documented"} in item["relations"]

@@ -43,8 +43,32 @@ def test_the_schema_rejects_what_is_not_an_export(user_db):
 def test_windows_through_the_export(user_db):
     items = {(i["kind"], i["id"]): i for i in json.loads(run("export", "--kind", "kfunc").stdout)["items"]}
     assert items[("kfunc", "cgroup_rstat_flush")]["removed_in"] == "6.16"
-    assert items[("kfunc", "bpf_stream_vprintk")]["windows"] == [{"since": "6.17", "until": "6.18"},
-                                                                 {"since": "7.0", "until": None}]
+    windows = items[("kfunc", "bpf_stream_vprintk")]["windows"]
+    assert [(w["since"], w["until"]) for w in windows] == [("6.17", "6.18"), ("7.0", None)]
+    assert windows[0]["since_key"] == [6, 17, 0, 999] and windows[1]["until_key"] is None
+
+
+def test_a_distribution_tree_exports_its_releases_and_carries_mainline_facts(user_db, tmp_path):
+    """Windows of 5.15.0-100.110 compare by the keys the export gives, without re-implementing kbgen; GPL-only,
+    which a distribution's header does not say, is mainline's, marked as carried."""
+    from test_distribution_trees import build_tree
+
+    history = build_tree(tmp_path / "kernel", "ubuntu")
+    db = tmp_path / "kb.db"
+    assert run("collect", "--repo", history.path, "--tree", "jammy", "--db", str(db), "-q").exit_code == 0
+    document = json.loads(run("export", "--tree", "jammy", "--db", str(db)).stdout)
+    jsonschema.validate(document, export.schema())
+    assert document["scheme"] == "ubuntu"
+    releases = document["releases"]
+    assert [r["version"] for r in releases] == ["5.15.0-25.25", "5.15.0-91.101", "5.15.0-100.110"]
+    assert [r["key"] for r in releases] == sorted(r["key"] for r in releases)
+    assert releases[2]["key"] == [5, 15, 0, 999, 100, 110]
+    items = {(i["kind"], i["id"]): i for i in document["items"]}
+    percpu = items[("helper", "195")]
+    assert percpu["windows"][0]["since_key"] == releases[2]["key"]
+    assert (percpu["gpl_only"], percpu["carried"]) == (False, ["gpl_only"])
+    assert items[("helper", "1")]["carried"] == ["gpl_only"] and items[("helper", "1")]["gpl_only"] is False
+    assert json.loads(run("export", "--kind", "helper").stdout)["items"][1]["carried"] == []
 
 
 def test_csv_for_each_kind_has_the_same_columns(user_db):
