@@ -1,15 +1,9 @@
-"""The published site for tests and the crawl bench: Datasette as `kbgen serve` configures it, a probed build
-and a distribution tree written as facts, and a crawler of internal links."""
+"""The published site for tests: Datasette as `kbgen serve` configures it, a probed build and a distribution tree
+written as facts; the crawler of internal links is kb.site.crawl."""
 
 from __future__ import annotations
 
 import asyncio
-import html
-import re
-import statistics
-import time
-from dataclasses import dataclass, field
-from urllib.parse import urljoin, urlsplit
 
 from kb.site import serve
 from kb.store import database, kbase, queries
@@ -92,56 +86,3 @@ def write_user_db(path, *all_facts: Facts) -> str:
             database.write_facts(conn, facts)
     conn.close()
     return str(path)
-
-
-_HREF = re.compile(r'(?:href|action)="([^"]*)"')
-
-
-@dataclass
-class Crawl:
-    seeds: list[str]
-    statuses: dict[str, int] = field(default_factory=dict)  # every page fetched -> status
-    seconds: dict[str, float] = field(default_factory=dict)
-    links: int = 0  # internal links seen on the seed pages, counted with repeats
-
-    def failures(self) -> dict[str, int]:
-        return {url: status for url, status in self.statuses.items() if status >= 400}
-
-    def summary(self) -> str:
-        counts: dict[int, int] = {}
-        for status in self.statuses.values():
-            counts[status] = counts.get(status, 0) + 1
-        median = statistics.median(self.seconds.values()) * 1000 if self.seconds else 0
-        return (f"{len(self.seeds)} seed pages, {self.links} internal links, {len(self.statuses)} distinct pages "
-                f"fetched, statuses {dict(sorted(counts.items()))}, median {median:.1f} ms a page")
-
-
-def internal_links(page: str, body: str) -> list[str]:
-    """Every internal link (href, form action) of *body*, as a path with its query."""
-    found = []
-    for href in _HREF.findall(body):
-        url = urlsplit(urljoin("http://localhost" + page, html.unescape(href)))
-        if url.scheme in ("http", "https") and url.netloc == "localhost":
-            found.append(url.path + (f"?{url.query}" if url.query else ""))
-    return found
-
-
-async def crawl(ds, extra_seeds: tuple[str, ...] = ()) -> Crawl:
-    """Fetch `/`, `/kb`, every table's page and *extra_seeds*, then every internal link they have."""
-    tables = (await ds.client.get("/kb.json")).json()["tables"]
-    result = Crawl(["/", "/kb", *(f"/kb/{t['name']}" for t in tables), *extra_seeds])
-    queue: list[str] = []
-    for page in result.seeds:
-        start = time.perf_counter()
-        response = await ds.client.get(page)
-        result.seconds[page] = time.perf_counter() - start
-        result.statuses[page] = response.status_code
-        links = internal_links(page, response.text)
-        result.links += len(links)
-        queue += links
-    for page in dict.fromkeys(queue):
-        if page not in result.statuses:
-            start = time.perf_counter()
-            result.statuses[page] = (await ds.client.get(page)).status_code
-            result.seconds[page] = time.perf_counter() - start
-    return result

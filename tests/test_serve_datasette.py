@@ -93,7 +93,8 @@ def test_renamed_and_disagreeing(datasette):
 
 
 @pytest.mark.parametrize("path, message", [
-    ("/kb/available_on.json?_shape=array&kernel=banana&kind=", "not a kernel version: banana"),
+    ("/kb/available_on.json?_shape=array&kernel=banana&kind=",
+     "not a kernel version: 'banana' (expected e.g. 5.15, 5.15.0-91-generic, v5.19-rc3)"),
     ("/kb/arrived_in.json?_shape=array&release=x", "not a release: x"),
     ("/kb/min_kernel_for_helpers.json?_shape=array&helpers=nope", "unknown helper: nope"),
 ])

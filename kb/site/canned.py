@@ -20,30 +20,15 @@ def kind_order(column: str) -> str:
     return KIND_ORDER.format(column=column)
 
 
-def _answering(kernel: str = ":kernel") -> str:
-    """The tree that answers for *kernel*: a probed build whose release it is, else the published tree."""
-    return f"""answering(tree) as (
-  select coalesce(
-    (select r.tree from releases r join trees t on t.name = r.tree
-     where t.scheme = 'build' and trim({kernel}) <> '' and trim({kernel}) in (r.version, r.tag)
-     order by r.tree limit 1),
-    {PUBLISHED})
-)"""
-
-
 def _placed(kernel: str = ":kernel") -> str:
-    """``placed(tree, key, release, label, error)``: the kernel placed in the answering tree."""
-    return f"""{_answering(kernel)},
-target(tree, placed) as (
-  select a.tree, kbgen_target(a.tree, t.scheme, {kernel},
-    (select json_group_array(json_array(r.version, r.sort_key, r.uname, r.tag)) from releases r where r.tree = a.tree))
-  from answering a join trees t on t.name = a.tree
+    """``placed(tree, key, release, label, error, approximate, beyond)``: where the kernel is judged
+    (kb.site.sqlfunctions.place_kernel: the one rule of kb.store.availability.resolve), and ``answering(tree)``."""
+    fields = ("tree", "key", "release", "label", "error", "approximate", "beyond", "stand_in_key", "stand_in_label")
+    columns = ", ".join(f"json_extract(m, '$.{f}')" for f in fields)
+    return f"""placed({", ".join(fields)}) as (
+  select {columns} from (select kbgen_place({PUBLISHED}, {kernel}) as m)
 ),
-placed(tree, key, release, label, error) as (
-  select tree, json_extract(placed, '$.key'), json_extract(placed, '$.release'), json_extract(placed, '$.label'),
-    json_extract(placed, '$.error')
-  from target
-)"""
+answering(tree) as (select tree from placed)"""
 
 
 def _windows(item: str) -> str:
@@ -79,13 +64,10 @@ found(pos, kind, value) as (select pos, kind, value from resolved where kind is 
 
 def _stand_in() -> str:
     """``stand_in(key, label)``: where the answering tree is not mainline, the kernel placed in mainline by the
-    mainline version of the release it resolved to (kb.availability.mainline_stand_in); ``uncovered(kind)``: the
-    kinds the answering tree does not give completely, which mainline judges."""
+    mainline version of the release it resolved to (kb.store.availability.mainline_stand_in); ``uncovered(kind)``:
+    the kinds the answering tree does not give completely, which mainline judges."""
     return f"""stand_in(key, label) as (
-  select json_extract(m, '$.key'), json_extract(m, '$.label') from (
-    select kbgen_target('{MAINLINE}', 'mainline', coalesce(
-      (select r.base from releases r where r.tree = p.tree and r.version = p.release), trim(:kernel)), '[]') as m
-    from placed p where p.tree <> '{MAINLINE}' and p.error is null)
+  select stand_in_key, stand_in_label from placed where stand_in_key is not null and error is null
 ),
 uncovered(kind) as (
   select k.value from json_each('[{", ".join(f'"{k}"' for k in ITEM_KINDS)}]') k
@@ -120,40 +102,42 @@ unknown(pos, asked, why, error) as (
 ),
 answers as (
   select a.pos, a.word as asked, j.kind, j.value as id, kbgen_display_name(j.kind, j.name) as name,
-    coalesce(json_extract(j.verdict, '$.available'), 0) as available, j.first_release,
-    coalesce(json_extract(j.verdict, '$.removed_in'), j.removed_in) as removed_in,
-    coalesce(json_extract(j.verdict, '$.reason'), case when t.scheme = 'build' then 'not in the build ' || t.name
-                                                        else u.why end) as why,
-    a.matched, (select tree from placed) as tree, (select label from placed) as judged_as,
+    case when p.beyond is null then coalesce(json_extract(j.verdict, '$.available'), 0) else 0 end as available,
+    j.first_release, coalesce(json_extract(j.verdict, '$.removed_in'), j.removed_in) as removed_in,
+    case when p.beyond is not null and j.kind is not null then 'unknown: ' || p.beyond
+      else coalesce(json_extract(j.verdict, '$.reason'), case when t.scheme = 'build' then 'not in the build ' || t.name
+                                                              else u.why end) end as why,
+    a.matched, p.tree, p.label as judged_as, p.approximate,
     case when j.kind is null and t.scheme <> 'build' then u.error end as error
   from asked a left join judged j on j.pos = a.pos left join unknown u on u.pos = a.pos
-  join trees t on t.name = (select tree from placed)
-  where (select error from placed) is null
+  join placed p join trees t on t.name = p.tree
+  where p.error is null
 ),
 needs as (
   select a.pos, a.word as asked, i.kind, i.value as id, kbgen_display_name(i.kind, i.name) as name,
     null as available, i.first_release, i.removed_in,
     coalesce(u.why, case when i.first_release is null then 'first release not known'
                          else 'needs ' || i.first_release || ' or newer' end) as why,
-    a.matched, i.tree, null as judged_as, u.error
+    a.matched, i.tree, null as judged_as, null as approximate, u.error
   from asked a left join found f on f.pos = a.pos left join unknown u on u.pos = a.pos
   left join items i on i.kind = f.kind and i.value = f.value and i.tree = coalesce(
     (select t.tree from items t where t.tree = (select tree from answering) and t.kind = f.kind
      and t.value = f.value), '{MAINLINE}')
   where {NEEDS_ONLY}
 )
-select asked, kind, id, name, available, first_release, removed_in, why, matched, tree, judged_as, error from (
+select asked, kind, id, name, available, first_release, removed_in, why, matched, tree, judged_as, approximate,
+  error from (
   select * from answers where not {NEEDS_ONLY}
   union all
   select * from needs
   union all
-  select -1, trim(:kernel), null, null, null, null, null, null, null, null, tree, null, error from placed
+  select -1, trim(:kernel), null, null, null, null, null, null, null, null, tree, null, null, error from placed
   where error is not null and not {NEEDS_ONLY}
   union all
-  select -1, null, null, null, null, null, null, null, null, null, null, null, error from resolved
+  select -1, null, null, null, null, null, null, null, null, null, null, null, null, error from resolved
   where error is not null
   union all
-  select -1, null, null, null, null, null, null, null, null, null, null, null, 'say which items to check'
+  select -1, null, null, null, null, null, null, null, null, null, null, null, null, 'say which items to check'
   where not exists (select 1 from resolved) and ((select error from placed) is null or {NEEDS_ONLY})
 )
 order by available, pos, {kind_order('kind')}, id"""

@@ -1,7 +1,7 @@
 """SQL functions and the ``version`` collation, so that SQL judges kernels and compares versions as kbgen does.
 
 Registered on the connections that build and serve the published database (see kb/datasette_plugins/).
-The canned queries (kb.canned) place a kernel in a tree with :func:`kbgen_target` and judge each item
+The canned queries (kb.site.canned) place a kernel with :func:`place_kernel` and judge each item
 with :func:`kbgen_judge`: both call the one rule (kb.vocab.rules, kb.availability), never a copy of it.
 """
 
@@ -16,10 +16,10 @@ from collections import OrderedDict
 from types import SimpleNamespace
 from urllib.parse import quote
 
-from kb.store import availability, resolve
+from kb.store import availability, queries, resolve
 from kb.vocab import rules
 from kb.vocab.facts import Window
-from kb.vocab.kinds import HELPER
+from kb.vocab.kinds import HELPER, MAINLINE
 from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 from kb.vocab.versions import Version, VersionError
 
@@ -63,48 +63,6 @@ def version_collation(left: str, right: str) -> int:
     return (a > b) - (a < b)
 
 
-def short_release(key: tuple[int, ...]) -> str:
-    """(5, 15, 0, 999) -> "5.15"; (5, 19, 0, 3) -> "5.19-rc3": how a mainline key reads."""
-    text = f"{key[0]}.{key[1]}" + (f".{key[2]}" if key[2] else "")
-    return text + (f"-rc{key[3]}" if key[3] != rules.FINAL else "")
-
-
-def place(tree: str, scheme: str | None, kernel: str | None, releases: list[tuple]) -> dict:
-    """Where *kernel* stands in *tree*: kb.vocab.rules.place on the tree's releases, with the refusals
-    kb.availability.target makes (no kernel for a tree of many releases, another kernel than a build's).
-
-    *releases*: ``(version, sort_key, uname, tag)`` of the tree.  Returns ``{"key", "release", "label"}`` (the key
-    judged as text, the tree's release it resolved to, a label for people) or ``{"error"}``.
-    """
-    kernel = (kernel or "").strip() or None
-    releases = sorted(releases, key=lambda r: r[1])
-    scheme = scheme or MAINLINE_SCHEME
-    if scheme == BUILD_SCHEME and releases and kernel and kernel not in (releases[0][0], releases[0][3]):
-        return {"error": f"tree {tree} is the build {releases[0][0]}: {kernel} is another kernel "
-                         "(leave the kernel empty to judge by the build)"}
-    if kernel is None and scheme != BUILD_SCHEME:
-        return {"error": f"say which kernel to judge (tree {tree} holds many releases)"}
-    keys = [(availability.key_tuple(r[1]), availability.uname_key(r[2])) for r in releases]
-    try:
-        rules.kernel_key(kernel or "0.0")
-    except ValueError:
-        return {"error": f"not a kernel version: {kernel}"}
-    try:
-        key, index = rules.place(scheme, kernel or "", keys)
-    except ValueError:
-        first = releases[0][0] if releases else "none"
-        return {"error": f"{kernel} is older than every release of tree {tree} (the first is {first})"}
-    if index is None:
-        return {"key": rules.key_text(key), "release": None, "label": f"{tree} {short_release(key)}"}
-    version = releases[index][0]
-    return {"key": rules.key_text(key), "release": version, "label": version if tree == version else f"{tree} {version}"}
-
-
-def kbgen_target(tree, scheme, kernel, releases_json):
-    """SQL: ``kbgen_target(tree, scheme, kernel, json_group_array(json_array(version, sort_key, uname, tag)))``."""
-    return json.dumps(place(tree, scheme, kernel, [tuple(r) for r in json.loads(releases_json or "[]")]))
-
-
 def judge(key_text: str, windows: list[tuple], first_rc: str | None, first_release: str | None,
           unreleased: bool) -> dict:
     """The verdict of kb.availability.judge for an item with *windows* ``(position, since, until, since_key,
@@ -146,7 +104,7 @@ _RESOLVERS_KEPT = 64
 
 
 def _resolver(conn: sqlite3.Connection, tree: str) -> resolve.Resolver:
-    path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+    path = _path(conn)
     if not path:
         return resolve.Resolver.of(conn, tree)
     stat = os.stat(path)
@@ -157,8 +115,7 @@ def _resolver(conn: sqlite3.Connection, tree: str) -> resolve.Resolver:
             _RESOLVERS.move_to_end(key)
             return found
     # Indexed on a connection of its own: the asking query's time limit is for the question, not the index.
-    own = sqlite3.connect(f"file:{quote(path)}?mode=ro&immutable=1", uri=True)
-    own.create_collation("version", version_collation)
+    own = _own_connection(path)
     try:
         found = resolve.Resolver.of(own, tree)
     finally:
@@ -168,6 +125,45 @@ def _resolver(conn: sqlite3.Connection, tree: str) -> resolve.Resolver:
         while len(_RESOLVERS) > _RESOLVERS_KEPT:
             _RESOLVERS.popitem(last=False)
     return found
+
+
+def _own_connection(path: str) -> sqlite3.Connection:
+    """A read-only connection of our own to the published database: work done there is not the asking query's."""
+    own = sqlite3.connect(f"file:{quote(path)}?mode=ro&immutable=1", uri=True)
+    own.create_collation("version", version_collation)
+    return own
+
+
+def place_kernel(conn: sqlite3.Connection, published: str, kernel: str | None) -> dict:
+    """Where the site judges *kernel* (kb.store.availability.resolve, the rule ``kbgen check`` follows): the build
+    whose release it is, else, on a site of mainline, the distribution tree that has its release, else the
+    published tree.  ``{tree, key, release, label, approximate, beyond, stand_in_key, stand_in_label}`` or
+    ``{tree, error}``."""
+    kernel = (kernel or "").strip()
+    if not kernel:
+        return {"tree": published, "error": f"say which kernel to judge (tree {published} holds many releases)"}
+    try:
+        where = availability.resolve(conn, kernel, None)
+        if where.tree != published and queries.tree_info(conn, where.tree).scheme != BUILD_SCHEME \
+                and published != MAINLINE:
+            where = availability.target(conn, published, kernel)
+        stand_in = availability.mainline_stand_in(conn, where)
+    except availability.TargetError as err:
+        return {"tree": published, "error": str(err).replace("--kernel ", "")}
+    found = {"tree": where.tree, "key": rules.key_text(where.key), "release": where.release, "label": where.label,
+             "approximate": where.approximate, "beyond": where.beyond}
+    if stand_in is not None:
+        found.update(stand_in_key=rules.key_text(stand_in.key), stand_in_label=stand_in.label)
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _placed(path: str, size: int, mtime: int, published: str, kernel: str) -> str:
+    own = _own_connection(path)
+    try:
+        return json.dumps(place_kernel(own, published, kernel))
+    finally:
+        own.close()
 
 
 def warm(conn: sqlite3.Connection) -> None:
@@ -190,7 +186,19 @@ def resolved(conn: sqlite3.Connection, tree: str | None, text: str | None) -> li
     return rows
 
 
+def _path(conn: sqlite3.Connection) -> str:
+    return next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+
+
 def register(conn: sqlite3.Connection) -> None:
+    def kbgen_place(published, kernel):
+        """SQL: ``kbgen_place(published_tree, kernel)``: :func:`place_kernel` as JSON."""
+        path = _path(conn)
+        if not path:
+            return json.dumps(place_kernel(conn, published, kernel))
+        stat = os.stat(path)
+        return _placed(path, stat.st_size, stat.st_mtime_ns, published, (kernel or "").strip())
+
     def kbgen_resolve(tree, text):
         """SQL: ``kbgen_resolve(tree, text)``: :func:`resolved` as a JSON array (an error: ``{"error"}``)."""
         try:
@@ -199,9 +207,9 @@ def register(conn: sqlite3.Connection) -> None:
             return json.dumps([{"pos": 0, "word": None, "error": str(err)}])
 
     conn.create_function("version_key", 1, version_key, deterministic=True)
-    conn.create_function("kbgen_target", 4, kbgen_target, deterministic=True)
     conn.create_function("kbgen_judge", 5, kbgen_judge, deterministic=True)
     conn.create_function("kbgen_release_key", 2, release_key, deterministic=True)
     conn.create_function("kbgen_resolve", 2, kbgen_resolve)
+    conn.create_function("kbgen_place", 2, kbgen_place)
     conn.create_function("kbgen_display_name", 2, display_name, deterministic=True)
     conn.create_collation("version", version_collation)

@@ -19,10 +19,6 @@ MAX_COLUMNS = 40  # builds and kernels in one fleet matrix
 MAX_ROWS = 200  # items in one fleet matrix (resolve.MAX_WORDS words)
 
 
-class ViewError(ValueError):
-    """A question a page cannot answer, in one line for the reader."""
-
-
 def published(conn: sqlite3.Connection) -> str:
     row = conn.execute("SELECT value FROM kb_meta WHERE key = 'published_tree'").fetchone()
     return row[0] if row else MAINLINE
