@@ -140,6 +140,9 @@ def probe_builds(sources: list[str], *, db: str | None = None, jobs: int = 2, fo
 
     db = db or user_db()
     found = fleet.find(sources)
+    if not found:
+        raise fleet.BuildError(f"{', '.join(sources)}: no kernel build found (no vmlinuz*, vmlinux*, bzImage*, *.btf "
+                               "or *.btf.tar.xz, no extracted kernel package)")
     stored = {} if force else stored_builds.stored(db)
     done: list[ProbedBuild] = []
 
@@ -291,7 +294,11 @@ def info(query: str, *, db=None, tree=None, kernel: str | None = None) -> list[I
         name = where.tree
         found = queries.find_item(conn, name, query)
     if not found:
-        raise queries.QueryError(f"nothing named {query!r} in the {name} tree (try a helper id or a full name)")
+        from kb.store import resolve
+
+        close = resolve.Resolver.of(conn, name).suggest(query)
+        raise queries.QueryError(f"nothing named {query!r} in the {name} tree" + (
+            f" (did you mean {', '.join(close)}?)" if close else " (try a helper id or a full name)"))
     return [
         ItemInfo(name, item, queries.helper_docs(conn, name, item.value) if item.kind == HELPER else [],
                  queries.relations(conn, name, item.kind, item.value),
@@ -358,11 +365,15 @@ def check(kernel: str | None, names: list[str], *, db=None, tree=None) -> tuple[
         extra = [i for i in queries.items(conn, MAINLINE) if i.kind not in covered and (i.kind, i.value) not in mine]
         by_mainline = {(i.kind, i.value) for i in extra}
         candidates += extra
-    rows = []
+    from kb.store.resolve import Resolver, newest_sections
+
+    words, rows = Resolver(candidates, newest_sections(conn)), []
     for query in names:
-        found = queries.find_item(conn, name, query, candidates)
+        match = words.resolve(query)
+        found = match.items
         if not found:
-            rows.append(CheckRow(query, None, None, None, False, None, None, "unknown to the knowledge base"))
+            close = f" (did you mean {', '.join(match.suggestions)}?)" if match.suggestions else ""
+            rows.append(CheckRow(query, None, None, None, False, None, None, "unknown to the knowledge base" + close))
             continue
         for item in found:
             judged_by_mainline = (item.kind, item.value) in by_mainline
