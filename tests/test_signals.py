@@ -115,3 +115,24 @@ def test_a_signal_during_the_database_write_rolls_it_back(tmp_path, signum, stat
     _stdout, stderr = child.communicate(timeout=60)
     assert child.returncode == status, stderr
     assert not journal.exists() and db.read_bytes() == before
+
+
+def test_a_write_removes_stale_temporaries_but_not_a_committed_set(tmp_path):
+    """A run killed while renaming its set left a journal: its temporaries are the set's, kept for recover()."""
+    from kb.formats import atomic
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, check=True,
+                          text=True).stdout.strip()
+    stale = tmp_path / f".report.json.abc.{dead}.kbgen-tmp"
+    stale.write_text("half a report")
+    staged = tmp_path / f".b.h.def.{dead}.kbgen-tmp"
+    staged.write_text("the new b.h\n")
+    (tmp_path / "a.h").write_text("the new a.h\n")  # renamed before the run was killed
+    (tmp_path / "b.h").write_text("the old b.h\n")
+    (tmp_path / atomic.JOURNAL).write_text(f"{tmp_path / '.a.h.xyz.0.kbgen-tmp'}\t{tmp_path / 'a.h'}\n"
+                                           f"{staged}\t{tmp_path / 'b.h'}\n")
+    atomic.write_atomic(str(tmp_path / "report.json"), "{}\n")
+    assert not stale.exists() and staged.exists()
+    atomic.recover(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.h", "b.h", "report.json"]
+    assert (tmp_path / "b.h").read_text() == "the new b.h\n"

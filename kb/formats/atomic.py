@@ -170,13 +170,21 @@ def recover(directory: str) -> None:
 
 
 def remove_stale(directory: str) -> None:
-    """Remove the temporaries of runs that were killed (their process is gone) from *directory*."""
+    """Remove the temporaries of runs that were killed (their process is gone) from *directory*, but those a
+    journal names: they are a committed set's, which recover() finishes."""
     try:
         names = os.listdir(directory)
     except OSError:
         return
+    journaled = set()
+    if JOURNAL in names:
+        try:
+            with open(os.path.join(directory, JOURNAL), encoding="utf-8") as handle:
+                journaled = {os.path.basename(line.split("\t")[0]) for line in handle}
+        except OSError:
+            return
     for name in names:
-        if not (name.startswith(".") and name.endswith(TMP_SUFFIX)):
+        if not (name.startswith(".") and name.endswith(TMP_SUFFIX)) or name in journaled:
             continue
         pid = name[: -len(TMP_SUFFIX)].rsplit(".", 1)[-1]
         if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
