@@ -30,6 +30,7 @@ FUNC_ID_ENUM = "enum bpf_func_id::BPF_FUNC_"
 LIBBPF_KCONFIG = {"LINUX_HAS_BPF_COOKIE": (HELPER, "get_attach_cookie")}
 MAX_ROUNDS = 64  # passes over the call graph (acyclic in loadable code) before entry conditions are settled
 CALLS = (HELPER, KFUNC)
+OTHERWISE_LIMIT = 3  # calls named as what the code uses where a guard does not hold
 
 
 def kernel_version(key: tuple[int, ...]) -> int:
@@ -165,35 +166,38 @@ def judge_object(obj, report, judge) -> None:
         condition = guards.both(entry.get(finding.function, guards.TRUE), _block(obj, finding.function, finding.insn))
         if condition != guards.TRUE:
             conditions[n] = condition
-    by_function: dict[int, list[int]] = {}
-    for n in conditions:
-        by_function.setdefault(report.findings[n].function, []).append(n)
+    # Per function, the calls each literal guards: what the code calls where a guard does not hold is found by
+    # the negation of the guard's literals, in time linear in the findings.
+    calls_by_literal: dict[tuple, list[int]] = {}
+    for n, condition in conditions.items():
+        if report.findings[n].verdict.kind in CALLS:
+            for lit in {lit for term in condition for lit in term}:
+                calls_by_literal.setdefault((report.findings[n].function, lit), []).append(n)
     cache: dict = {}
     for n, condition in conditions.items():
         finding = report.findings[n]
-        key = (finding.verdict, condition, _otherwise(report, conditions, by_function[finding.function], n))
+        otherwise = _otherwise(report, calls_by_literal, condition, finding) if finding.verdict.kind in CALLS \
+            else None
+        key = (finding.verdict, condition, otherwise)
         verdict = cache.get(key)
         if verdict is None:
-            verdict = cache[key] = _guarded(finding.verdict, condition, guards.evaluate(condition, values), key[2])
+            verdict = cache[key] = _guarded(finding.verdict, condition, guards.evaluate(condition, values), otherwise)
         finding.verdict = verdict
 
 
-def _otherwise(report, conditions: dict, neighbours: list[int], n: int) -> str | None:
-    """The calls the code makes instead, where the guard of finding *n* does not hold."""
-    finding = report.findings[n]
-    if finding.verdict.kind not in CALLS:
-        return None
-    negated = {lit.negate() for term in conditions[n] for lit in term}
-    found = []
-    for m in neighbours:
-        other = report.findings[m]
-        if m == n or other.verdict.kind not in CALLS or other.verdict.id == finding.verdict.id:
-            continue
-        if any(lit in negated for term in conditions[m] for lit in term):
-            name = other.verdict.name or str(other.verdict.id)
-            if name not in found:
+def _otherwise(report, calls_by_literal: dict, condition: guards.Condition, finding) -> str | None:
+    """The calls the code makes instead, where the guard of *finding* does not hold."""
+    found: list[str] = []
+    negated = sorted({lit.negate() for term in condition for lit in term}, key=lambda lit: lit.text)
+    for lit in negated:
+        for m in calls_by_literal.get((finding.function, lit), ()):
+            other = report.findings[m].verdict
+            name = other.name or str(other.id)
+            if other.id != finding.verdict.id and name not in found:
                 found.append(name)
-    return ", ".join(found[:3]) or None
+                if len(found) == OTHERWISE_LIMIT:
+                    return ", ".join(found)
+    return ", ".join(found) or None
 
 
 def _guarded(verdict, condition: guards.Condition, holds: bool | None, otherwise: str | None):

@@ -519,17 +519,17 @@ def rules_markdown() -> str:
 
 
 def fleet_text_chunks(result):
-    """One line per object with a column per build, then why each cell that does not simply run says so."""
-    names = [tree for tree, _label in result.trees]
-    width = max(len(n) for n in names)
-    yield "builds: " + "; ".join(f"{tree} = {label}" for tree, label in result.trees) + "\n"
+    """Per object, the builds it runs on, adapts to and fails on, builds with the same answer and reason together."""
+    yield f"builds ({len(result.trees)}): " + ", ".join(tree for tree, _label in result.trees) + "\n"
     for row in result.rows:
-        cells = "  ".join(c.result.upper().ljust(width) if c.result == "fails" else c.result.ljust(width)
-                          for c in row.cells)
-        yield f"{row.path}\n  {'  '.join(n.ljust(width) for n in names)}\n  {cells.rstrip()}\n"
+        groups: dict[tuple, list[str]] = {}
         for c in row.cells:
-            if c.why:
-                yield f"    {c.tree}: {c.result}: {'; '.join(c.why)}\n"
+            groups.setdefault((c.result, tuple(c.why)), []).append(c.tree)
+        yield f"{row.path}\n"
+        for (outcome, why), trees in groups.items():
+            yield f"  {outcome.upper() if outcome == 'fails' else outcome:6}  {', '.join(trees)}\n"
+            if why:
+                yield f"          {'; '.join(why)}\n"
 
 
 def fleet_json_chunks(result):

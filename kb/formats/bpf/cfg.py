@@ -9,17 +9,21 @@ instruction.  Jumps that leave the function (malformed code) end their block wit
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from kb.formats.bpf import enums, structs
-from kb.formats.bpf.instructions import registers
 
 CLASS_MASK = 0x07
 OP_MASK = 0xF0
 SOURCE_X = 0x08
 
 
-@dataclass(frozen=True, slots=True)
-class Insn:
+# Conditional jumps of both classes, by opcode (the operation and source bits with the class).
+CONDITIONAL = frozenset(klass | op | source for klass in (enums.CLASS_JMP, enums.CLASS_JMP32)
+                        for op in enums.COND_OPS for source in (0, SOURCE_X))
+
+
+class Insn(NamedTuple):
     slot: int  # in the section
     code: int
     dst: int
@@ -33,7 +37,7 @@ class Insn:
 
     @property
     def conditional(self) -> bool:
-        return self.klass in (enums.CLASS_JMP, enums.CLASS_JMP32) and (self.code & OP_MASK) in enums.COND_OPS
+        return self.code in CONDITIONAL
 
     @property
     def width(self) -> int:
@@ -55,17 +59,21 @@ class Block:
 
 def decode_function(data, base: int, order: str, start: int, slots: int) -> list[Insn]:
     """The instructions of slots [start, start + slots) of the section whose bytes begin at *base* in *data*."""
-    unpack = structs.insn_struct(order).unpack_from
+    first = base + start * enums.INSN_SIZE
+    raw = list(structs.insn_struct(order).iter_unpack(data[first : first + slots * enums.INSN_SIZE]))
+    low_dst = order == "<"
     found = []
-    slot, end = start, start + slots
-    while slot < end:
-        code, regs, off, imm = unpack(data, base + slot * enums.INSN_SIZE)
-        dst, src = registers(regs, order)
-        if code == enums.CODE_LD_IMM64 and slot + 1 < end:
-            high = unpack(data, base + (slot + 1) * enums.INSN_SIZE)[3]
-            imm = (imm & 0xFFFFFFFF) | (high << 32)
-        found.append(Insn(slot, code, dst, src, off, imm))
-        slot += 2 if code == enums.CODE_LD_IMM64 else 1
+    at, end = 0, len(raw)
+    while at < end:
+        code, regs, off, imm = raw[at]
+        dst, src = (regs & 0x0F, regs >> 4) if low_dst else (regs >> 4, regs & 0x0F)
+        if code == enums.CODE_LD_IMM64 and at + 1 < end:
+            imm = (imm & 0xFFFFFFFF) | (raw[at + 1][3] << 32)
+            found.append(Insn(start + at, code, dst, src, off, imm))
+            at += 2
+            continue
+        found.append(Insn(start + at, code, dst, src, off, imm))
+        at += 1
     return found
 
 

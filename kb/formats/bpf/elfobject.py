@@ -123,13 +123,21 @@ class CoreSite:
     """A CO-RE relocation and where it is: what libbpf resolves against the target's BTF."""
 
     relocation: CoreRelocation
-    local: str  # what it asks for: "struct task_struct.__state"
+    btf: TypeIndex  # the object's BTF, which the relocation's type ids refer to
     section: str
     program: str | None
     index: int  # instruction slot in the section
     file_offset: int
     source: SourceLine | None = None
     function: int | None = None
+    described: str | None = None
+
+    @property
+    def local(self) -> str:
+        """What it asks for, as C says it: "struct task_struct.__state" (worked out when first asked)."""
+        if self.described is None:
+            self.described = core.describe(self.btf, self.relocation)
+        return self.described
 
 
 @dataclass(slots=True)
@@ -397,21 +405,22 @@ class _Reader:
         if self.ext is None or section.name not in self.ext.core_blocks:
             return
         atoms = self._atoms.setdefault(section.index, {})
+        resolve = self._resolver(section.name)
         for relocation in self.ext.core_relocations(section.name):
             offset = relocation.insn_offset
             if offset % enums.INSN_SIZE or offset >= section.size:
                 raise ObjectError(f"{self.path}: CO-RE relocation at byte {offset} lies outside section "
                                   f"{section.name}")
-            local = core.describe(self.btf, relocation)
-            where = self._where(section, offset)
-            resolve = self._resolver(section.name)
-            if resolve is not None:
-                where["source"] = resolve.following(offset, CORE_LINE_WINDOW)
-            self.obj.core.append(CoreSite(relocation, local, section.name, where["program"], where["index"],
-                                          where["file_offset"], where["source"], where["function"]))
+            function = self._function_at(section.index, offset)
+            site = CoreSite(relocation, self.btf, section.name,
+                            None if function is None else self.obj.functions[function].name,
+                            offset // enums.INSN_SIZE, section.offset + offset,
+                            resolve.following(offset, CORE_LINE_WINDOW) if resolve is not None else None, function)
+            self.obj.core.append(site)
             if relocation.kind in CORE_EXISTENCE_KINDS:
                 what = "a type matching " if relocation.kind == core.TYPE_MATCHES else ""
-                atoms[offset // enums.INSN_SIZE] = guards.Atom(guards.CORE, (section.name, offset), what + local, True)
+                atoms[offset // enums.INSN_SIZE] = guards.Atom(guards.CORE, (section.name, offset), what + site.local,
+                                                               True)
 
     def _guards(self, section: Section, first: int, starts: list[int]) -> None:
         """The blocks of each function of the section that run only where a guard holds."""

@@ -19,6 +19,8 @@ guard).
 
 from __future__ import annotations
 
+import bisect
+import heapq
 from typing import NamedTuple
 
 from kb.formats.bpf import cfg, enums
@@ -135,9 +137,9 @@ def _simplify(terms: set) -> Condition:
 
 def both(a: Condition, b: Condition) -> Condition:
     """a and b."""
-    if a == TRUE:
+    if a == TRUE or not b:
         return b
-    if b == TRUE:
+    if b == TRUE or not a:
         return a
     return _simplify({x | y for x in a for y in b})
 
@@ -146,6 +148,10 @@ def either(a: Condition, b: Condition) -> Condition:
     """a or b."""
     if a == TRUE or b == TRUE:
         return TRUE
+    if a == b or not b:
+        return a
+    if not a:
+        return b
     return _simplify(set(a) | set(b))
 
 
@@ -212,7 +218,7 @@ def _normal(atom: Atom, op: str, value: int) -> Literal | None:
     return lit
 
 
-def _jump_literal(insn: cfg.Insn, regs: tuple) -> Literal | None:
+def _jump_literal(insn: cfg.Insn, regs) -> Literal | None:
     """The literal that holds on the taken edge of a conditional jump on an atom."""
     op = insn.code & cfg.OP_MASK
     left = regs[insn.dst]
@@ -284,27 +290,62 @@ def _merge(a, b):
     return regs, stack
 
 
-def _values(graph: dict[int, cfg.Block], atoms_at: dict) -> dict[int, tuple]:
-    """The register and stack values at the start of each block (those the same on every way in)."""
-    first = next(iter(graph))
-    state: dict[int, tuple] = {first: ((None,) * 11, {})}
-    todo = [first]
-    passes = 0
-    limit = MAX_PASSES * len(graph)
-    while todo and passes < limit:
+def _region(graph: dict[int, cfg.Block], atoms_at: dict) -> tuple[set[int], set[int]]:
+    """(the blocks an atom can reach, those of them also entered from elsewhere or first): values are tracked
+    there only; from anywhere else a register or stack slot holds no atom, so a way in from there is unknown."""
+    starts = sorted(graph)
+    seeds = {starts[max(0, bisect.bisect_right(starts, slot) - 1)] for slot in atoms_at}
+    region, todo = set(seeds), list(seeds)
+    while todo:
+        for successor, _how in graph[todo.pop()].successors:
+            if successor not in region:
+                region.add(successor)
+                todo.append(successor)
+    entered = {starts[0]} & region
+    for start, block in graph.items():
+        if start not in region:
+            entered.update(s for s, _how in block.successors if s in region)
+    return region, entered
+
+
+def _values(graph: dict[int, cfg.Block], atoms_at: dict) -> dict[int, Literal] | None:
+    """The literal each conditional jump on an atom makes true when taken; None when the values never settle."""
+    region, entered = _region(graph, atoms_at)
+    unknown = ((None,) * 11, {})
+    state: dict[int, tuple] = dict.fromkeys(entered, unknown)
+    todo = sorted(entered)
+    queued = set(todo)
+    literals: dict[int, Literal] = {}
+    passes, limit = 0, MAX_PASSES * len(region)
+    while todo:
         passes += 1
-        start = todo.pop()
+        if passes > limit:
+            return None
+        start = heapq.heappop(todo)
         regs, stack = state[start]
         regs, stack = list(regs), dict(stack)
-        for insn in graph[start].insns:
+        block = graph[start]
+        for insn in block.insns[:-1]:
             _step(insn, regs, stack, atoms_at)
+        last = block.insns[-1]
+        if last.conditional:
+            taken = _jump_literal(last, regs)
+            if taken is None:
+                literals.pop(start, None)
+            else:
+                literals[start] = taken
+        _step(last, regs, stack, atoms_at)
         out = (tuple(regs), stack)
-        for successor, _how in graph[start].successors:
-            merged = _merge(state.get(successor), out)
-            if merged != state.get(successor):
+        queued.discard(start)
+        for successor, _how in block.successors:
+            before = state.get(successor)
+            merged = _merge(before, out)
+            if merged != before:
                 state[successor] = merged
-                todo.append(successor)
-    return state
+                if successor not in queued:
+                    queued.add(successor)
+                    heapq.heappush(todo, successor)
+    return literals
 
 
 def analyse(insns: list[cfg.Insn], atoms_at: dict[int, Atom]) -> list[tuple[int, int, Condition]]:
@@ -312,17 +353,13 @@ def analyse(insns: list[cfg.Insn], atoms_at: dict[int, Atom]) -> list[tuple[int,
     if not insns or not atoms_at or insns[-1].slot - insns[0].slot > MAX_SLOTS:
         return []
     graph = cfg.blocks(insns)
-    values = _values(graph, atoms_at)
+    literals = _values(graph, atoms_at)
+    if not literals:
+        return []
     order = list(graph)
     edges: dict[int, list[tuple[int, Condition | None]]] = {}
     for start, block in graph.items():
-        if start not in values:
-            continue
-        regs, stack = list(values[start][0]), dict(values[start][1])
-        for insn in block.insns[:-1]:
-            _step(insn, regs, stack, atoms_at)
-        last = block.insns[-1]
-        taken = _jump_literal(last, tuple(regs)) if last.conditional else None
+        taken = literals.get(start)
         edges[start] = [(successor, None if taken is None else literal(taken if how == "taken" else taken.negate()))
                         for successor, how in block.successors]
     # Sweeps in slot order: a forward edge's condition is used in the same sweep, a back edge's (a loop) in the next.
