@@ -92,3 +92,20 @@ def test_unknown_kind_names_its_offset():
     struct.pack_into("<I", data, start + 4, (info & ~(0x1F << 24)) | (31 << 24))
     with pytest.raises(BTFError, match=f"unknown BTF kind 31 at byte {start}"):
         parse_btf(bytes(data))
+
+
+def test_a_last_type_whose_members_run_past_the_section_is_one_error():
+    """A struct at the end of the type section whose member records are cut off (found by bench/fuzz_parsers.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from btfbuild import BTFBuilder
+
+    b = BTFBuilder()
+    int_ = b.int("int", 4, 1)
+    b.struct("pair", 8, [("a", int_, 0), ("b", int_, 32)])
+    data = bytearray(b.build())
+    type_len = struct.unpack_from("<I", data, 12)[0]
+    struct.pack_into("<I", data, 12, type_len - 24)  # the section ends right after the struct's btf_type
+    with pytest.raises(BTFError):
+        parse_btf(bytes(data))

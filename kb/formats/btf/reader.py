@@ -271,6 +271,8 @@ def _walk(data, header: BTFHeader, base: BTF | None) -> _Layout | None:
                 if shape is None:
                     return None
             step, per, ids = shape
+            if w + step > end:
+                return None  # a type running past the section: the full decoder says where
             if ids is not None:
                 ids.append(first_id + len(offsets))
             append(w)
