@@ -84,7 +84,7 @@ def data_dir() -> Path:
 
         return Path(kb.data.__file__).parent
     except ModuleNotFoundError:
-        return Path(__file__).resolve().parent.parent / "data"
+        return Path(__file__).resolve().parents[2] / "data"  # kb/store/shipped.py -> the checkout
 
 
 def _cell(value) -> str:
