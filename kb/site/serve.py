@@ -27,7 +27,8 @@ def templates_dir() -> str:
 
 def metadata_path() -> str:
     """metadata.yml: beside kb/ in a source tree, in the installed kb.data package otherwise."""
-    source_tree = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "metadata.yml")
+    here = os.path.dirname(os.path.abspath(__file__))  # kb/site: the checkout is two floors up
+    source_tree = os.path.join(os.path.dirname(os.path.dirname(here)), "metadata.yml")
     if os.path.exists(source_tree):
         return source_tree
     from kb.store.shipped import data_dir
