@@ -21,6 +21,7 @@ from kb.vocab.versions import Version, VersionError
 
 RUNNING_KERNEL_BTF = "/sys/kernel/btf/vmlinux"
 PARSER_VERSION = "1"
+MODULES_NOT_READ = "probed without its modules"
 UNTAGGED_KFUNCS = ("this build does not tag its kfuncs (no bpf_kfunc declaration tags in its BTF: kernels before "
                    "6.2-6.4 or pahole before 1.25), so which kfuncs it has is not known")
 
@@ -51,7 +52,8 @@ class BuildBTFCollector:
     name = "btf"
     reads = "a kernel build's BTF: /sys/kernel/btf/vmlinux, an ELF vmlinux, a vmlinuz/bzImage, a .btf.tar.xz"
 
-    def __init__(self, path: str = RUNNING_KERNEL_BTF, *, tree: str | None = None, release: str | None = None):
+    def __init__(self, path: str = RUNNING_KERNEL_BTF, *, tree: str | None = None, release: str | None = None,
+                 labels: dict[str, str] | None = None, modules: tuple[str, ...] = ()):
         if not os.path.exists(path):
             raise BuildError(f"{path}: no such file")
         if not os.path.isfile(path):
@@ -59,8 +61,33 @@ class BuildBTFCollector:
         self.path = path
         self._given_release = release
         self._kernel = None
-        self.tree = tree or self.release
-        self.source_id = f"btf:{os.path.abspath(path)}"
+        self._digest = None
+        self._tree = tree
+        self.labels = dict(labels or {})  # distribution, distribution_version, arch, package...: where it comes from
+        self.modules = tuple(modules)  # the build's module files (.ko, .ko.xz, .ko.zst), where its package has them
+
+    @property
+    def tree(self) -> str:
+        return self._tree or self.release
+
+    @property
+    def source_id(self) -> str:
+        """Named by the build's content, not the file's place: the same image probed from elsewhere is the same
+        source, another image of the same release is another one."""
+        return f"btf:{self.release}@sha256:{self.digest()[:16]}"
+
+    def digest(self) -> str:
+        """The SHA-256 of the file's content (the running kernel's BTF too: it is a file)."""
+        if self._digest is None:
+            digest = hashlib.sha256()
+            try:
+                with open(self.path, "rb") as handle:
+                    for block in iter(lambda: handle.read(1 << 20), b""):
+                        digest.update(block)
+            except OSError as err:
+                raise BuildError(f"{self.path}: {err.strerror}") from None
+            self._digest = digest.hexdigest()
+        return self._digest
 
     @property
     def kernel(self):
@@ -82,10 +109,10 @@ class BuildBTFCollector:
         raise BuildError(f"{self.path}: states no kernel release ({self.kernel.container}); give one with --release")
 
     def fingerprint(self) -> str:
-        stat = os.stat(self.path)
+        """The build's content digest (with the parser's version and a --release given): a build probed before
+        under this fingerprint has nothing new to say, wherever its file lies now."""
         digest = hashlib.sha256()
-        for part in (PARSER_VERSION, os.path.abspath(self.path), str(stat.st_size), str(stat.st_mtime_ns),
-                     self.release):
+        for part in (PARSER_VERSION, self.digest(), self._given_release or ""):
             digest.update(part.encode() + b"\0")
         return digest.hexdigest()
 
@@ -100,8 +127,14 @@ class BuildBTFCollector:
             source=Source(self.source_id, f"the BTF of the kernel build {release.version} ({kernel.container}, "
                           f"{os.path.abspath(self.path)})", path=os.path.abspath(self.path),
                           revision=f"sha256:{digest}"),
-            releases=[release],
+            releases=[release], labels=dict(self.labels),
         )
+        facts.labels.update(image_sha256=self.digest(), container=kernel.container)
+        if not self.labels.get("modules"):
+            facts.labels["modules"] = MODULES_NOT_READ
+        if self.modules:
+            facts.warnings.append(f"{MODULES_NOT_READ}: {len(self.modules)} module files beside the image are not "
+                                  "read, so what modules register (kfuncs of nf_conntrack, tcp_bbr...) is not listed")
         window = [Window(release.version)]
         for kind, members in found.by_kind().items():
             by_value: dict[int, list[str]] = {}  # in enum order, first names first

@@ -218,9 +218,12 @@ def _window_releases(rows) -> list[dict]:
 
 
 def import_reference(reference_dir: str, header: str | None, out_dir: str, data_version: str,
-                     libbpf: str | None = None) -> list[str]:
+                     libbpf: str | None = None, report: Callable[[str], None] | None = None) -> list[str]:
     """Rebuild the shipped ``data/`` text from the reference facts and a real header, and, given a libbpf
-    repository, libbpf's section tables mined from its history."""
+    repository, libbpf's section tables mined from its history.  The fleet of real builds shipped in
+    ``<out_dir>/fleet/`` dates what the references do not (see collectors.fleet.date_by_builds); *report* is told
+    how many items it dated."""
+    from collectors.fleet import date_by_builds
     from collectors.reference import ReferenceError, read_reference
     from kb.store import shipped
 
@@ -233,7 +236,12 @@ def import_reference(reference_dir: str, header: str | None, out_dir: str, data_
         if not LibbpfSectionsCollector.accepts(libbpf):
             raise ReferenceError(f"{libbpf}: not a libbpf repository (no src/libbpf.c at HEAD)")
         mined = LibbpfSectionsCollector(libbpf, tree=shipped.LIBBPF_TREE).collect()
-    written = shipped.dump(read_reference(reference_dir, header), out_dir, data_version)
+    mainline = read_reference(reference_dir, header)
+    dated = date_by_builds(mainline, shipped.load_fleet(out_dir))
+    if report and dated:
+        report(f"dated by the fleet: {dated['exact']} exactly, {dated['bounded']} between two releases "
+               f"({dated['added']} items only builds know); {dated['removed']} windows closed")
+    written = shipped.dump(mainline, out_dir, data_version)
     if mined is not None:
         written += shipped.dump_libbpf(mined, out_dir)
     return written

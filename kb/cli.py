@@ -10,6 +10,7 @@ import functools
 import os
 import sys
 import warnings
+from contextlib import contextmanager
 
 import click
 
@@ -83,6 +84,25 @@ format_option = click.option("--format", "fmt", type=click.Choice(("text", "json
                              help="text for people, json for tools.")
 
 
+@contextmanager
+def _progress_bar(label: str, shown: bool):
+    """A progress(done, total) callback drawing a bar on stderr (None where not *shown*), closed on the way out."""
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    try:
+        yield progress if shown else None
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
               help="Show kbgen's version and the shipped data's version, and exit.")
@@ -133,22 +153,9 @@ def collect(repo, tree, tags, tag_pattern, rev, with_rc, path, force, quiet, db)
     from kb import api
     from kb.outputs import render
 
-    bar = None
-
-    def progress(done, total):
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=total, label="parsing header revisions", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    try:
+    with _progress_bar("parsing header revisions", not quiet and sys.stderr.isatty()) as progress:
         result = api.collect(repo, db=db, tree=tree, tags=tags, tag_pattern=tag_pattern, rev=rev, with_rc=with_rc,
-                             path=path, force=force,
-                             progress=progress if not quiet and sys.stderr.isatty() else None)
-    finally:
-        if bar is not None:
-            bar.__exit__(None, None, None)
+                             path=path, force=force, progress=progress)
     for source in result.sources:
         for line in source.warnings:
             click.echo(f"kbgen: warning: {line}", err=True)
@@ -204,7 +211,30 @@ def import_reference(reference_dir, header, data_dir, data_version, libbpf):
     """
     from kb import api
 
-    for path in api.import_reference(reference_dir, header, data_dir, data_version, libbpf):
+    for path in api.import_reference(reference_dir, header, data_dir, data_version, libbpf,
+                                     report=lambda line: click.echo(line, err=True)):
+        click.echo(path)
+
+
+@cli.command("import-fleet", short_help="Rebuild the shipped fleet of real distribution builds (maintainers).")
+@click.argument("manifest", type=click.Path(dir_okay=False))
+@click.option("--data-dir", type=click.Path(file_okay=False), default="data", show_default=True,
+              help="Where the shipped knowledge base text lives; the fleet goes in its fleet/ directory.")
+@click.option("--jobs", type=click.IntRange(1, 2), default=2, show_default=True, help="Builds read at once.")
+@reports_errors
+def import_fleet(manifest, data_dir, jobs):
+    """Read the builds a fleet MANIFEST lists and write their exact item sets to DATA_DIR/fleet/ (maintainers).
+
+    MANIFEST is a TSV with the columns package, version, architecture, suite, sha256 (of the .deb), path (where
+    `dpkg-deb -x` extracted it) and uname_r; each linux-image-* or linux-binary-* row is one build (sid's
+    linux-modules-* row beside it names its modules' package). Then run `kbgen import-reference` to date
+    mainline items by the fleet. Modules are read when the BTF reader reads them; each build says whether.
+    """
+    from kb import api
+
+    with _progress_bar("reading builds", sys.stderr.isatty()) as progress:
+        written = api.import_fleet(manifest, data_dir, jobs=jobs, progress=progress)
+    for path in written:
         click.echo(path)
 
 
@@ -354,8 +384,8 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
     api.serve(db=db, host=host, port=port, tree=tree, time_limit_ms=time_limit_ms)
 
 
-@cli.command(short_help="Record one kernel build's exact features, from its image or BTF, or live.")
-@click.argument("source", required=False, type=click.Path())
+@cli.command(short_help="Record kernel builds' exact features, from their images or BTF, or live.")
+@click.argument("sources", nargs=-1, type=click.Path())
 @click.option("--tree", help="Name of the build's tree (default: its release string).")
 @click.option("--release", help="The build's kernel release string, where the image does not state it.")
 @click.option("--live", is_flag=True,
@@ -363,10 +393,13 @@ def serve(host, port, tree, time_limit_ms, save_to, db):
                    "types load, which map types can be created, which helpers each program type accepts.")
 @click.option("--format", "fmt", type=click.Choice(("text", "json")), default="text", show_default=True,
               help="text for people; json lists every helper, enumerator and kfunc of the build by name.")
+@click.option("--jobs", type=click.IntRange(1, 2), default=2, show_default=True,
+              help="Several builds: how many to read at once (each holds a decompressed image).")
+@click.option("--force", is_flag=True, help="Several builds: probe again builds whose content is stored already.")
 @db_option
 @reports_errors
-def probe(source, tree, release, live, fmt, db):
-    """Record exactly what one kernel build has, as a tree of kind build, and compare it with mainline.
+def probe(sources, tree, release, live, fmt, jobs, force, db):
+    """Record exactly what kernel builds have, each as a tree of kind build, and compare one with mainline.
 
     SOURCE is told by its content: raw BTF (/sys/kernel/btf/vmlinux, the default), an ELF vmlinux, a
     compressed kernel image as distributions ship it (vmlinuz/bzImage: gzip, xz, lzma, bzip2, lz4 or
@@ -379,17 +412,65 @@ def probe(source, tree, release, live, fmt, db):
     `kbgen tables --tree BUILD` (also --lang macros, named as `bpftool feature probe macros` names
     them), `kbgen info --tree BUILD`.
 
+    Several SOURCEs, or a directory, record many builds: a BTFHub archive checkout
+    (<distro>/<version>/<arch>/<release>.btf.tar.xz, labelled from the path), extracted distribution
+    packages (boot/vmlinuz-* or usr/lib/modules/<release>/vmlinuz, labelled from DEBIAN/control or the
+    package and path), any directory of images. Each build becomes the tree named by its release
+    (6.1.0-57-cloud-amd64), read two at a time, one line each and a summary; a build whose content is
+    stored already is skipped, and probing another image under a release replaces the build its tree held.
+    Exit status 2 when any build could not be read (the others are recorded).
+
     \b
     Examples:
       kbgen probe                                 # this machine's kernel, offline
       kbgen probe --live                          # ... and what its verifier accepts
       kbgen probe /boot/vmlinuz-6.1.0-13-cloud-amd64
+      kbgen probe ~/btfhub-archive/centos ~/debs/*/   # many builds
     """
     from kb import api
     from kb.outputs import render
 
-    result = api.probe(source, db=db, tree=tree, release=release, live=live)
+    if len(sources) > 1 or (sources and os.path.isdir(sources[0])):
+        if tree or release or live:
+            raise BadInput("--tree, --release and --live name one build: give one SOURCE file with them")
+        _probe_builds(list(sources), fmt, jobs, force, db)
+        return
+    result = api.probe(sources[0] if sources else None, db=db, tree=tree, release=release, live=live)
     click.echo(render.probe_json(result) if fmt == "json" else render.probe(result), nl=False)
+
+
+def _probe_builds(sources, fmt, jobs, force, db):
+    from kb import api
+
+    lines = []
+    terminal = sys.stderr.isatty() and fmt == "text"
+
+    def each(build):
+        labels = " ".join(build.labels.get(k, "") for k in ("distribution", "distribution_version", "arch")).strip()
+        if build.status == "failed":
+            text = f"failed   {build.error}"
+        else:
+            counts = ", ".join(f"{n} {kind}" for kind, n in sorted(build.counts.items()))
+            text = f"{build.status:8} {build.tree}  [{labels or 'no labels'}]  {counts or 'stored already'}  " \
+                   f"{build.path}"
+        lines.append(text)
+        if fmt == "text" and not terminal:
+            click.echo(text)
+
+    with _progress_bar("probing builds", terminal) as progress:
+        result = api.probe_builds(sources, db=db, jobs=jobs, force=force, progress=progress, each=each)
+    if fmt == "json":
+        import json
+        from dataclasses import asdict
+
+        click.echo(json.dumps({"db": result.db, "builds": [asdict(b) for b in result.builds]}, indent=2))
+    else:
+        if terminal:  # after the bar, not through it
+            click.echo("\n".join(lines))
+        click.echo(f"{len(result.builds)} builds: {result.count('probed')} probed, {result.count('skipped')} skipped "
+                   f"(content stored already), {result.count('failed')} failed; database {result.db}")
+    if result.count("failed"):
+        sys.exit(2)
 
 
 @cli.command(short_help="Check compiled BPF objects against a kernel.")

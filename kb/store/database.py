@@ -279,7 +279,7 @@ def fact_rows(facts: Facts, *, item_sources: bool) -> dict[str, list[tuple]]:
             tree, own(i), i.kind, i.value, i.name, i.first_release, key_of(i.first_release, keys),
             i.removed_in, key_of(i.removed_in, keys), i.first_rc, i.introduced_by, i.subject, i.author, i.date,
             i.alt_commit, i.note, int(i.unreleased), None if i.gpl_only is None else int(i.gpl_only), i.signature,
-            i.title, i.detect, i.libbpf,
+            i.title, i.detect, i.libbpf, i.first_release_after, i.first_release_by,
         ))
         rows["item_names"] += [
             (tree, source, i.kind, i.value, n.name, position, n.first_seen_commit, n.first_release, int(n.is_alias))
@@ -346,7 +346,8 @@ def _item(r: dict) -> Item:
     item = Item(r["kind"], r["value"], r["name"], r["first_release"], r["first_rc"], r["introduced_by"], r["subject"],
                 r["author"], r["date"], r["alt_commit"], r["note"], unreleased=bool(r["unreleased"]),
                 gpl_only=None if r["gpl_only"] is None else bool(r["gpl_only"]), signature=r["signature"],
-                title=r["title"], detect=r["detect"], libbpf=r["libbpf"])
+                title=r["title"], detect=r["detect"], libbpf=r["libbpf"], first_release_after=r["first_release_after"],
+                first_release_by=r["first_release_by"])
     item.windows = []
     return item
 

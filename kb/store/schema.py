@@ -101,6 +101,9 @@ TABLES = (
         "title TEXT",
         "detect TEXT",
         "libbpf TEXT",
+        # Where first_release is not established: the arrival lies after this release and by that one.
+        "first_release_after TEXT",
+        "first_release_by TEXT",
     ), ("tree", "kind", "value")),
     Table("item_names", (
         "tree TEXT NOT NULL",
@@ -159,6 +162,15 @@ TABLES = (
         "flags TEXT",  # space-separated: SEC_SLEEPABLE SEC_ATTACH_BTF ...
         "legacy_form INTEGER NOT NULL DEFAULT 0",  # written in a pre-0.6 form
     ), ("tree", "release", "position")),
+    # What a build tree is, beyond its release: its distribution, that distribution's version (a suite, a BTFHub
+    # version directory), its architecture, the package it came in (name, version, sha256 of the .deb), and
+    # whether its modules were read.  One row per label.
+    Table("tree_labels", (
+        "tree TEXT NOT NULL",
+        "source TEXT NOT NULL",
+        "key TEXT NOT NULL",  # distribution, distribution_version, arch, package, package_version, package_sha256...
+        "value TEXT",
+    ), ("tree", "key")),
     Table("item_sources", (
         "tree TEXT NOT NULL",
         "kind TEXT NOT NULL",

@@ -29,13 +29,26 @@ from kb.vocab.facts import (
     Window,
     windows_text,
 )
-from kb.vocab.kinds import FEATURE, ITEM_KINDS, LIBBPF, MAINLINE, SHIPPED_COLLECTOR, TREE_GIT, TREE_REFERENCE, value_of
-from kb.vocab.releases import MAINLINE_SCHEME
+from kb.vocab.kinds import (
+    ENUM_KINDS,
+    FEATURE,
+    HELPER,
+    ITEM_KINDS,
+    KFUNC,
+    LIBBPF,
+    MAINLINE,
+    SHIPPED_COLLECTOR,
+    TREE_BUILD,
+    TREE_GIT,
+    TREE_REFERENCE,
+    value_of,
+)
+from kb.vocab.releases import BUILD_SCHEME, MAINLINE_SCHEME
 
 FILES = {
     "sources": ("id", "kind", "description"),
     "items": ("kind", "value", "name", "first_release", "windows", "commit", "alt_commit", "gpl_only", "source",
-              "note"),
+              "note", "first_release_after", "first_release_by", "signature"),
     "features": ("id", "title", "detect", "libbpf"),
     "names": ("kind", "value", "name", "is_alias", "first_seen_commit", "first_release"),
     "relations": ("kind", "value", "relation", "other_kind", "other_value", "source"),
@@ -59,7 +72,9 @@ _HEADERS = {
     "sources": "Where the facts in the other files come from; every row there names one of these ids.",
     "items": "One row per item: kind, enum value (kfuncs, features: the name), the name in use, first mainline "
     "release (empty: not known), the releases [since..until) that have it, the commit that added it, the other "
-    "reference's commit where they differ, whether the verifier restricts it to GPL programs.",
+    "reference's commit where they differ, whether the verifier restricts it to GPL programs, its source, a note; "
+    "where the first release is not established, the releases its arrival lies after and by; a kfunc's prototype "
+    "where only builds know it.",
     "features": "What each feature item is, how a compiled object shows the need, and how libbpf treats a kernel "
     "without it (required, sanitized:libbpf vX.Y, optional, libbpf-only).",
     "names": "Every name an item carried, oldest first; is_alias marks a later second spelling (BPF_PROG_RUN).",
@@ -69,6 +84,23 @@ _HEADERS = {
     "libbpf_releases": "libbpf release tags whose src/libbpf.c has a section table, oldest first.",
     "libbpf_sections": "Each distinct libbpf section table, entry by entry in table order (the first entry a SEC() "
     "name matches wins), with the releases that have exactly this table.",
+}
+
+
+# The fleet: real distribution builds, each a build tree, as the maintainers' `kbgen import-fleet` read them.
+FLEET_DIR = "fleet"
+FLEET_FILES = {
+    "builds": ("build", "base", "distribution", "distribution_version", "arch", "package", "package_version",
+               "package_sha256", "modules_package", "modules_package_sha256", "modules", "kfuncs_tagged",
+               "image_sha256", "container"),
+    "items": ("kind", "value", "name", "is_alias", "signature", "builds"),
+}
+_FLEET_HEADERS = {
+    "builds": "Real distribution builds, one per row (the row's place, from 0, is its number in items.tsv): its uname -r, "
+    "mainline base, labels, the package it came in (name, version, sha256 of the .deb; the modules' package where "
+    "separate), whether its modules were read, whether its BTF tags kfuncs, the sha256 of the image read.",
+    "items": "Every helper, enumerator and tagged kfunc of the builds: kind, value, the name, 1 for a second spelling of "
+    "the value, a kfunc's prototype, and the builds that have exactly this (numbers of builds.tsv rows, as ranges).",
 }
 
 
@@ -105,7 +137,8 @@ def dump(facts: Facts, directory: str, data_version: str) -> list[str]:
     rows = {
         "sources": sorted((s.id, s.kind, s.description) for s in sources.values()),
         "items": [
-            (i.kind, i.value, i.name, i.first_release, windows_text(i.windows), i.introduced_by, i.alt_commit, i.gpl_only, i.source or facts.source.id, i.note)
+            (i.kind, i.value, i.name, i.first_release, windows_text(i.windows), i.introduced_by, i.alt_commit, i.gpl_only,
+             i.source or facts.source.id, i.note, i.first_release_after, i.first_release_by, i.signature)
             for i in items
         ],
         "features": [(i.value, i.title, i.detect, i.libbpf) for i in items if i.kind == FEATURE],
@@ -190,6 +223,111 @@ def load_libbpf(base: Path) -> Facts | None:
     return facts
 
 
+def _ranges(numbers: list[int]) -> str:
+    """[0, 1, 2, 5] -> "0-2,5"."""
+    parts: list[str] = []
+    for n in sorted(set(numbers)):
+        if parts and parts[-1][1] == n - 1:
+            parts[-1][1] = n
+        else:
+            parts.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in parts)
+
+
+def _numbers(text: str, where: str, count: int) -> list[int]:
+    numbers = []
+    try:
+        for part in filter(None, text.split(",")):
+            low, _, high = part.partition("-")
+            numbers += range(int(low), int(high or low) + 1)
+    except ValueError:
+        raise DataError(f"{where}: builds {text!r} is not a list of ranges (0-3,7)") from None
+    if any(not 0 <= n < count for n in numbers):
+        raise DataError(f"{where}: builds {text!r} names a build past the {count} of builds.tsv")
+    return numbers
+
+
+def _fleet_key(facts: Facts) -> tuple:
+    return (rules.kernel_key(facts.releases[0].version), facts.releases[0].version)
+
+
+def dump_fleet(builds: list[Facts], directory: str) -> list[str]:
+    """Write the fleet's builds (each one build tree's facts, labels holding its provenance) into
+    *directory*/fleet/, as a set: a row per build, a row per distinct item spelling with the builds that have it."""
+    ordered = sorted(builds, key=_fleet_key)
+    build_rows = []
+    having: dict[tuple, list[int]] = {}
+    for number, facts in enumerate(ordered):
+        release, labels = facts.releases[0], facts.labels
+        build_rows.append((release.version, release.base, *(labels.get(c) for c in FLEET_FILES["builds"][2:11]),
+                           int(KFUNC in facts.covers), labels.get("image_sha256"),
+                           labels.get("container")))
+        for item in facts.items:
+            for position, name in enumerate(item.names or [ItemName(item.name)]):
+                key = (item.kind, item.value, name.name, int(position > 0),
+                       item.signature if position == 0 else None)
+                having.setdefault(key, []).append(number)
+    item_rows = [(*key, _ranges(numbers)) for key, numbers in sorted(
+        having.items(), key=lambda entry: (*_value_key(entry[0][0], entry[0][1]), entry[0][3], entry[0][2],
+                                           entry[0][4] or "", entry[1]))]
+    base = os.path.join(directory, FLEET_DIR)
+    os.makedirs(base, exist_ok=True)
+    files = {os.path.join(base, "builds.tsv"): _fleet_tsv("builds", build_rows),
+             os.path.join(base, "items.tsv"): _fleet_tsv("items", item_rows)}
+    write_all_atomic(files)
+    return list(files)
+
+
+def _fleet_tsv(name: str, rows) -> str:
+    lines = [f"# {_FLEET_HEADERS[name]}", "\t".join(FLEET_FILES[name])]
+    lines += ["\t".join(_cell(v) for v in row) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def load_fleet(directory: str | Path | None = None) -> list[Facts]:
+    """The shipped fleet: one build tree's facts per build, named by its uname -r ([] where data/ has no fleet)."""
+    base = Path(directory or data_dir()) / FLEET_DIR
+    if not (base / "builds.tsv").exists():
+        return []
+    builds = []
+    for row in _read_tsv(base / "builds.tsv", FLEET_FILES["builds"]):
+        uname = row["build"]
+        try:
+            release = Release(uname, rules.key_text(rules.kernel_key(uname, exact=True)), row["base"], uname=uname)
+        except ValueError as err:
+            raise DataError(f"{base / 'builds.tsv'}: {err}") from None
+        labels = {c: row[c] for c in (*FLEET_FILES["builds"][2:11], "image_sha256", "container") if row[c]}
+        tagged = row["kfuncs_tagged"] == "1"
+        source = Source(f"btf:{row['package']}_{row['package_version']}@sha256:{(row['package_sha256'] or '')[:16]}",
+                        f"the BTF of {labels.get('distribution', 'a distribution')}'s {row['package']} "
+                        f"{row['package_version']} (.deb sha256 {row['package_sha256']}), read by kbgen import-fleet"
+                        + ("" if labels.get("modules") != "probed without its modules" else ", without its modules"),
+                        revision=f"sha256:{row['package_sha256']}" if row["package_sha256"] else None)
+        builds.append(Facts(uname, TREE_BUILD, source, SHIPPED_COLLECTOR, BUILD_SCHEME, fingerprint=None,
+                            covers=(HELPER, *ENUM_KINDS, *((KFUNC,) if tagged else ())), releases=[release],
+                            labels=labels))
+    items: list[dict[tuple, Item]] = [{} for _ in builds]
+    for number, row in enumerate(_read_tsv(base / "items.tsv", FLEET_FILES["items"]), 2):
+        where = f"{base / 'items.tsv'}: data row {number}"
+        kind = row["kind"]
+        if kind not in ITEM_KINDS:
+            raise DataError(f"{where}: unknown kind {kind!r}")
+        value = value_of(kind, row["value"])
+        for build in _numbers(row["builds"] or "", where, len(builds)):
+            uname = builds[build].tree
+            item = items[build].get((kind, value))
+            if item is None:
+                item = items[build][(kind, value)] = Item(kind, value, row["name"], uname, windows=[Window(uname)])
+            if row["is_alias"] == "1":
+                item.names.append(ItemName(row["name"], is_alias=True))
+            else:
+                item.name, item.signature = row["name"], row["signature"]
+                item.names.insert(0, ItemName(row["name"]))
+    for facts, found in zip(builds, items):
+        facts.items = sorted(found.values(), key=lambda i: _value_key(i.kind, i.value))
+    return builds
+
+
 def _read_tsv(path: Path, columns: tuple[str, ...]) -> list[dict[str, str | None]]:
     try:
         text = path.read_text(encoding="utf-8")
@@ -230,7 +368,9 @@ def load(directory: str | Path | None = None) -> Facts:
         item = Item(kind, value_of(kind, row["value"]), row["name"], row["first_release"],
                     introduced_by=row["commit"], alt_commit=row["alt_commit"], note=row["note"], windows=windows,
                     gpl_only=_flag(row["gpl_only"]), source=row["source"], title=feature.get("title"),
-                    detect=feature.get("detect"), libbpf=feature.get("libbpf"))
+                    detect=feature.get("detect"), libbpf=feature.get("libbpf"),
+                    first_release_after=row["first_release_after"], first_release_by=row["first_release_by"],
+                    signature=row["signature"])
         items[(kind, item.value)] = item
     for row in tables["names"]:
         key = (row["kind"], value_of(row["kind"], row["value"]))
@@ -274,13 +414,16 @@ def load(directory: str | Path | None = None) -> Facts:
 
 
 def load_all(directory: str | Path | None = None) -> list[Facts]:
-    """Every shipped tree's facts (mainline first, then libbpf's section tables)."""
+    """Every shipped tree's facts (mainline first, then libbpf's section tables, then the fleet's builds)."""
     base = Path(directory) if directory else data_dir()
     mainline = load(base)
     libbpf = load_libbpf(base)
     if libbpf is not None:
         libbpf.fingerprint = mainline.fingerprint
-    return [mainline] if libbpf is None else [mainline, libbpf]
+    fleet = load_fleet(base)
+    for build in fleet:
+        build.fingerprint = mainline.fingerprint
+    return ([mainline] if libbpf is None else [mainline, libbpf]) + fleet
 
 
 def data_version(directory: str | Path | None = None) -> str:
@@ -294,6 +437,9 @@ def data_version(directory: str | Path | None = None) -> str:
         for name in LIBBPF_FILES:
             if (base / f"{name}.tsv").exists():
                 digest.update((base / f"{name}.tsv").read_bytes())
+        for name in FLEET_FILES:
+            if (base / FLEET_DIR / f"{name}.tsv").exists():
+                digest.update((base / FLEET_DIR / f"{name}.tsv").read_bytes())
     except OSError as err:
         raise DataError(f"{base}: {err.strerror}: {err.filename}") from None
     return f"{label}+{digest.hexdigest()[:12]}"

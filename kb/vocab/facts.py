@@ -93,6 +93,10 @@ class Item:
     detect: str | None = None  # features: how a compiled object shows the need
     libbpf: str | None = None  # features: how libbpf treats a kernel without it
     source: str | None = None  # None: the source of the Facts holding it
+    # Where no release is established: the arrival is bounded, after this release and by that one (either may be
+    # None); first_release stays None (never a guess shown as exact).
+    first_release_after: str | None = None
+    first_release_by: str | None = None
 
     def __post_init__(self):
         if not self.windows and self.first_release:
@@ -183,3 +187,5 @@ class Facts:
     sections: list[SectionRule] = field(default_factory=list)  # libbpf trees: every release's section table
     other_sources: list[Source] = field(default_factory=list)  # sources items name other than self.source
     warnings: list[str] = field(default_factory=list)  # what was skipped, one line each
+    # A build's labels: distribution, distribution_version, arch, package, package_version, package_sha256, modules.
+    labels: dict[str, str] = field(default_factory=dict)
