@@ -133,26 +133,50 @@ def open_kb(user_db: str | None = None, *, cache: bool = True) -> sqlite3.Connec
         conn = _from_cache(cache_path, key, remove=cache)
         if conn is not None:
             return conn
-    conn = build(user_db)
+    conn = build(user_db, cache)
     if cache_path and cache:
         _to_cache(conn, cache_path, key)
     return conn
 
 
-def build(user_db: str | None) -> sqlite3.Connection:
-    conn = database.memory(facts=False)
-    all_facts = list(shipped.load_all())
-    data_version = all_facts[0].fingerprint
+def build(user_db: str | None, cache: bool = True) -> sqlite3.Connection:
+    """The shipped trees merged (built once per data version and cached as the knowledge base of no user database),
+    with the trees *user_db* has facts of merged again from the shipped facts and the user's."""
+    user_facts: list = []
     if user_db and os.path.exists(user_db):
         user = database.connect(user_db, readonly=True)
         try:
-            all_facts += database.read_facts(user)
+            user_facts = database.read_facts(user)
         except sqlite3.DatabaseError as err:
             raise database.StoreError(f"{user_db}: cannot read ({err})") from None
         finally:
             user.close()
+    if not user_facts:
+        return _build_shipped()
+    base = open_kb(None, cache=cache) if not os.environ.get("KBGEN_NO_CACHE") else _build_shipped()
+    conn = _deserialize(_serialize(base))
+    touched = sorted({f.tree for f in user_facts})
+    shipped_trees = {name for (name,) in conn.execute("SELECT name FROM trees")}
+    marks = ", ".join("?" * len(touched))
+    for table in statements_tables():
+        column = "name" if table == "trees" else "tree"
+        conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", touched)
+    shipped_facts = [f for f in shipped.load_all() if f.tree in touched] if shipped_trees & set(touched) else []
+    write_merged(conn, merge.merge(shipped_facts + user_facts))
+    return conn
+
+
+def statements_tables() -> list[str]:
+    from kb.store.schema import TABLES
+
+    return [t.name for t in TABLES if t.name not in ("kb_meta", "sources")]
+
+
+def _build_shipped() -> sqlite3.Connection:
+    conn = database.memory(facts=False)
+    all_facts = list(shipped.load_all())
     write_merged(conn, merge.merge(all_facts))
-    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (data_version,))
+    conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)", (all_facts[0].fingerprint,))
     return conn
 
 
