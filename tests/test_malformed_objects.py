@@ -115,3 +115,41 @@ def test_object_reader_fuzz(mutations, length):
         parse_object(bytes(data[:length]), "fuzzed.o")
     except ObjectError as err:
         assert str(err).startswith("fuzzed.o: ")
+
+
+GUARDED = (BPF / "guards.bpf.o").read_bytes()
+CORE = (BPF / "core.bpf.o").read_bytes()
+
+
+def test_a_co_re_relocation_outside_its_section(user_db, tmp_path):
+    from kb.formats.bpf.elffile import ELFFile
+    from kb.formats.bpf.elfobject import read_object
+
+    obj = read_object(str(BPF / "core.bpf.o"))
+    elf = ELFFile(CORE, "core.bpf.o")
+    ext = elf.by_name[".BTF.ext"]
+    # The first record's insn_off: the one the object reader saw at byte 16 (slot 2) of the program's section.
+    record = CORE.find(struct.pack("<II", 16, obj.core[0].relocation.type_id), ext.offset)
+    assert record > ext.offset
+    data = bytearray(CORE)
+    data[record : record + 4] = struct.pack("<I", 1 << 20)
+    path = tmp_path / "core.o"
+    path.write_bytes(bytes(data))
+    result = scan(path)
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {path}: CO-RE relocation at byte {1 << 20} lies outside section "
+                             "tp/sched/sched_switch\n")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from([GUARDED, CORE]), st.lists(st.tuples(st.integers(64, 4096), st.integers(0, 255)), min_size=1,
+                                                   max_size=8))
+def test_guard_analysis_fuzz(data, mutations):
+    """Corrupt jumps, kconfig loads and CO-RE records in objects with guards: read, or ObjectError."""
+    data = bytearray(data)
+    for offset, value in mutations:
+        data[offset % len(data)] = value
+    try:
+        parse_object(bytes(data), "fuzzed.o")
+    except ObjectError as err:
+        assert str(err).startswith("fuzzed.o: ")

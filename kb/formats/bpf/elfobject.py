@@ -432,9 +432,9 @@ class _Reader:
             mine = {slot: atom for slot, atom in atoms.items() if start // 8 <= slot < bounds[n + 1] // 8}
             if not mine:
                 continue
-            insns = cfg.decode_function(self.data, section.offset, self.elf.order, start // enums.INSN_SIZE,
-                                        (bounds[n + 1] - start) // enums.INSN_SIZE)
-            found = guards.analyse(insns, mine)
+            code = cfg.Code(self.data, section.offset, self.elf.order, start // enums.INSN_SIZE,
+                            (bounds[n + 1] - start) // enums.INSN_SIZE)
+            found = guards.analyse(code, mine)
             if found:
                 self.obj.guards[first + n] = found
 

@@ -348,11 +348,11 @@ def _values(graph: dict[int, cfg.Block], atoms_at: dict) -> dict[int, Literal] |
     return literals
 
 
-def analyse(insns: list[cfg.Insn], atoms_at: dict[int, Atom]) -> list[tuple[int, int, Condition]]:
+def analyse(code: cfg.Code, atoms_at: dict[int, Atom]) -> list[tuple[int, int, Condition]]:
     """(first slot, end slot, condition) of every block of the function whose condition is not TRUE."""
-    if not insns or not atoms_at or insns[-1].slot - insns[0].slot > MAX_SLOTS:
+    if not code.slots or not atoms_at or code.slots > MAX_SLOTS:
         return []
-    graph = cfg.blocks(insns)
+    graph = code.blocks()
     literals = _values(graph, atoms_at)
     if not literals:
         return []
