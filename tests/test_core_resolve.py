@@ -112,3 +112,11 @@ def test_bitfields_shift_as_libbpf_computes():
     # b: bits 40..44 of the target struct; a 4-byte load at byte 4 holds it at bits 8..12.
     assert values == {core.BYTE_OFF: 4, core.BYTE_SZ: 4, core.SIGNED: 0, core.LSHIFT_U64: 64 - (8 + 5),
                       core.RSHIFT_U64: 64 - 5}
+
+
+def test_a_btf_source_that_is_no_kernel_is_bad_input(user_db, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not a kernel\n")
+    result = CliRunner().invoke(cli, ["scan", CORE, "--btf", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"Error: {path}: not a kernel image") and len(result.stderr.splitlines()) == 1
