@@ -1,6 +1,7 @@
 """The merged knowledge base is cached, and the cache never serves stale facts."""
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -50,3 +51,23 @@ def test_damaged_cache_is_removed_and_rebuilt_with_one_warning(tmp_path, damage)
     # Rebuilt and cached again: the next run is quiet.
     again = CliRunner().invoke(cli, ["export", "--db", str(db), "--kind", "helper"])
     assert again.stderr == ""
+
+
+def test_the_cache_without_connection_serialize(tmp_path, monkeypatch):
+    """Python 3.10's sqlite3 has no Connection.serialize: the cache is written and read through a backup."""
+    monkeypatch.setattr(kbase, "IN_MEMORY_COPIES", False)
+    db = tmp_path / "kb.db"
+    first = export(db)
+    cached = kbase._from_cache(kbase._cache_path(str(db)), kbase._cache_key(str(db)))
+    assert cached is not None and cached.execute("SELECT count(*) FROM items").fetchone()[0] > 700
+    monkeypatch.setattr(kbase, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    assert export(db) == first
+
+
+def test_tables_reads_a_cache_but_never_writes_one(tmp_path, monkeypatch):
+    out, db = tmp_path / "out", tmp_path / "kb.db"
+    assert CliRunner().invoke(cli, ["tables", "--db", str(db), "-o", str(out)]).exit_code == 0
+    assert not os.path.exists(kbase._cache_path(str(db)))
+    export(db)  # a reading command caches the knowledge base
+    monkeypatch.setattr(kbase, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
+    assert CliRunner().invoke(cli, ["tables", "--db", str(db), "-o", str(out), "--check"]).exit_code == 0

@@ -19,6 +19,8 @@ from kb.vocab.warnings import warn
 
 _CACHE_MAGIC = b"kbgen-cache-2\n"
 _DIGEST = 32
+# Connection.serialize and deserialize came with Python 3.11; before, a backup through a temporary file does.
+IN_MEMORY_COPIES = hasattr(sqlite3.Connection, "serialize")
 
 
 def _cache_path(user_db: str | None) -> str:
@@ -68,7 +70,7 @@ def _from_cache(path: str, key: str, remove: bool = True) -> sqlite3.Connection 
 
 def _serialize(conn: sqlite3.Connection) -> bytes:
     """The database's bytes: Connection.serialize where Python has it (3.11), else by a backup to a temporary file."""
-    if hasattr(conn, "serialize"):
+    if IN_MEMORY_COPIES:
         return conn.serialize()
     import tempfile
 
@@ -86,7 +88,7 @@ def _serialize(conn: sqlite3.Connection) -> bytes:
 def _deserialize(payload: bytes) -> sqlite3.Connection:
     """An in-memory database of *payload* (see :func:`_serialize`)."""
     conn = sqlite3.connect(":memory:", isolation_level=None)
-    if hasattr(conn, "deserialize"):
+    if IN_MEMORY_COPIES:
         conn.deserialize(payload)
         return conn
     import tempfile
@@ -101,6 +103,13 @@ def _deserialize(payload: bytes) -> sqlite3.Connection:
         finally:
             source.close()
     return conn
+
+
+def _copy(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """An in-memory copy of an in-memory database, on every Python (a backup, page by page)."""
+    copy = sqlite3.connect(":memory:", isolation_level=None)
+    conn.backup(copy)
+    return copy
 
 
 def _to_cache(conn: sqlite3.Connection, path: str, key: str) -> None:
@@ -128,7 +137,7 @@ def open_kb(user_db: str | None = None, *, cache: bool = True) -> sqlite3.Connec
     cache_path = key = None
     # Without Connection.deserialize (Python 3.10) reading the cache takes a temporary file: not for a run that
     # writes nothing but its outputs.
-    if not os.environ.get("KBGEN_NO_CACHE") and (cache or hasattr(sqlite3.Connection, "deserialize")):
+    if not os.environ.get("KBGEN_NO_CACHE") and (cache or IN_MEMORY_COPIES):
         cache_path, key = _cache_path(user_db), _cache_key(user_db)
         conn = _from_cache(cache_path, key, remove=cache)
         if conn is not None:
@@ -154,7 +163,7 @@ def build(user_db: str | None, cache: bool = True) -> sqlite3.Connection:
     if not user_facts:
         return _build_shipped()
     base = open_kb(None, cache=cache) if not os.environ.get("KBGEN_NO_CACHE") else _build_shipped()
-    conn = _deserialize(_serialize(base))
+    conn = _copy(base)
     touched = sorted({f.tree for f in user_facts})
     shipped_trees = {name for (name,) in conn.execute("SELECT name FROM trees")}
     marks = ", ".join("?" * len(touched))
