@@ -150,3 +150,12 @@ def test_a_manifest_lists_builds_with_their_packages(tmp_path):
     assert build.tree == "7.2.1+deb14-amd64"
     assert (build.labels["package"], build.labels["package_sha256"], build.labels["modules_package_sha256"]) == (
         "linux-binary-7.2.1+deb14-amd64", "a" * 64, "b" * 64)
+
+
+def test_the_export_states_both_bounds():
+    records = {r["id"]: r for r in api.export(kind="kfunc").records}
+    assert {k: records["scx_bpf_cid_curr"][k] for k in ("first_release", "first_release_after", "first_release_by",
+                                                         "windows")} == {
+        "first_release": None, "first_release_after": "6.12", "first_release_by": "7.2", "windows": []}
+    assert (records["bpf_cpumask_create"]["first_release_after"], records["bpf_cpumask_create"]["first_release_by"]) \
+        == (None, None)  # dated exactly: no bounds

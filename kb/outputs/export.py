@@ -45,6 +45,10 @@ FIELDS = (
     Field("first_release", _RELEASE, "first release that has it, a string such as `\"5.19\"`; `null` when none is "
           "known"),
     Field("removed_in", _RELEASE, "first release without it after its last window; `null` while it is there"),
+    Field("first_release_after", _RELEASE, "where `first_release` is not established: the release its arrival "
+          "came after (it is not in that one; `null`: no lower bound)"),
+    Field("first_release_by", _RELEASE, "where `first_release` is not established: the release it is in by "
+          "(it arrived in that one or earlier)"),
     Field("windows", {"type": "array", "items": {"type": "object", "properties": {
         "since": _RELEASE, "until": _RELEASE, "since_key": _KEY, "until_key": _KEY},
         "required": ["since", "until", "since_key", "until_key"], "additionalProperties": False}},
@@ -110,6 +114,8 @@ def record(item, mainline=None) -> dict:
         "names": list(item.names),
         "first_release": item.first_release,
         "removed_in": item.removed_in,
+        "first_release_after": item.first_release_after,
+        "first_release_by": item.first_release_by,
         "windows": [{"since": w.since, "until": w.until, "since_key": _key(since), "until_key": _key(until)}
                     for w, (since, until) in zip(item.windows, item.window_keys)],
         "first_rc": item.first_rc,

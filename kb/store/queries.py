@@ -47,6 +47,8 @@ class ItemRow:
     detect: str | None
     libbpf: str | None
     source: str | None
+    first_release_after: str | None = None  # where first_release is not established: after this release...
+    first_release_by: str | None = None  # ... and by this one
     names: list[str] = field(default_factory=list)
     windows: list[Window] = field(default_factory=list)
     window_keys: list[tuple[str | None, str | None]] = field(default_factory=list)
