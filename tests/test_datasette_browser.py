@@ -195,7 +195,8 @@ def test_the_fleet_matrix(server, sized):
     page.click("form.kbgen-form input[type=submit]")
     page.wait_for_load_state()
     headers = page.locator("#kbgen-fleet thead th.kbgen-kernel").all_inner_texts()
-    assert [h.split("\n")[0] for h in headers] == [BUILD_RELEASE, "5.4", "5.15", "6.1"]
+    labels = [h.split("\n")[0] for h in headers]
+    assert BUILD_RELEASE in labels and labels[-3:] == ["5.4", "5.15", "6.1"]
     assert page.locator("#kbgen-fleet td.kbgen-cell-yes").count() > 0
     assert page.locator("#kbgen-fleet td.kbgen-cell-no").count() > 0
     green = page.eval_on_selector("#kbgen-fleet td.kbgen-cell-yes", "e => getComputedStyle(e).backgroundColor")

@@ -15,7 +15,7 @@ from kb.store import availability, queries, resolve
 from kb.vocab.kinds import HELPER, KFUNC, KINDS, MAINLINE, PROG_TYPE
 from kb.vocab.releases import BUILD_SCHEME
 
-MAX_COLUMNS = 40  # builds and kernels in one fleet matrix
+MAX_COLUMNS = 200  # builds and kernels in one fleet matrix
 MAX_ROWS = 200  # items in one fleet matrix (resolve.MAX_WORDS words)
 
 
@@ -76,12 +76,13 @@ def builds(conn: sqlite3.Connection) -> list[Column]:
         " ORDER BY r.sort_key, r.tree", (BUILD_SCHEME,))]
 
 
-def _judge_column(conn: sqlite3.Connection, column: Column, wanted: list[tuple]) -> dict[tuple, dict]:
-    """{(kind, value): {"available", "reason"}} of *wanted* items in *column*, as kbgen check judges them."""
+def _judge_column(conn: sqlite3.Connection, column: Column, wanted: list[tuple], mainline: dict[tuple, object]
+                  ) -> dict[tuple, dict]:
+    """{(kind, value): {"available", "reason"}} of *wanted* items in *column*, as kbgen check judges them;
+    *mainline*: mainline's items by (kind, value)."""
     where = availability.target(conn, column.tree, column.kernel)
-    own = {(i.kind, i.value): i for i in queries.items(conn, column.tree)}
+    own = mainline if column.tree == MAINLINE else {(i.kind, i.value): i for i in queries.items(conn, column.tree)}
     stand_in = availability.mainline_stand_in(conn, where)
-    mainline = {(i.kind, i.value): i for i in queries.items(conn, MAINLINE)} if stand_in else {}
     covered = queries.covers(conn, column.tree)
     cells = {}
     for key in wanted:
@@ -119,10 +120,11 @@ def fleet(conn: sqlite3.Connection, items_text: str, kernels_text: str = "") -> 
                 rows.append({"asked": match.word, "kind": item.kind, "id": item.value,
                              "name": resolve.display_name(item), "first_release": item.first_release, "cells": []})
     wanted = [(r["kind"], r["id"]) for r in rows]
+    mainline = {(i.kind, i.value): i for i in queries.items(conn, MAINLINE)}
     kept = []
     for column in columns:
         try:
-            cells = _judge_column(conn, column, wanted)
+            cells = _judge_column(conn, column, wanted, mainline)
         except availability.TargetError as err:
             answer["errors"].append(f"{column.label}: {err}")
             continue
