@@ -42,8 +42,8 @@ def test_values(module):
     assert module.min_release("prog_type", "BPF_PROG_TYPE_XDP") == "4.8"
     assert module.min_release("cmd", "BPF_PROG_RUN") == module.min_release("cmd", 10)
     assert module.min_release("attach_type", "BPF_STRUCT_OPS") == "6.4"
-    assert module.min_release("attach_type", "BPF_TRACE_FENTRY_MULTI") is None
-    assert module.available("attach_type", "BPF_TRACE_FENTRY_MULTI", "7.0") is None
+    assert module.min_release("cmd", "BPF_PROG_ASSOC_STRUCT_OPS") is None  # 6.19 or 7.0: not established
+    assert module.available("cmd", "BPF_PROG_ASSOC_STRUCT_OPS", "7.0") is None
     assert module.min_release("kfunc", "bpf_cpumask_create") == "6.3"
     assert len(module.HELPERS) == 212
 
@@ -99,7 +99,7 @@ def test_why(module):
     beyond = module.why(195, "7.9")
     assert (beyond.status, beyond.window) == ("unknown", None) and "newer than the knowledge base" in beyond.approximate
     assert module.available("helper", 195, "7.9") is None
-    assert module.why("BPF_TRACE_FENTRY_MULTI", "7.0").status == "unknown"
+    assert module.why("BPF_PROG_ASSOC_STRUCT_OPS", "7.0").status == "unknown"
     with pytest.raises(ValueError, match="not a kernel release"):
         module.why(195, "22.04")
 
