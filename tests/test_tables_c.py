@@ -31,7 +31,7 @@ int main(void)
     if (bpf_prog_type_min_kernel[6] != KERNEL_VERSION(4, 8, 0)) failures++;      /* XDP */
     if (BPF_MIN_KERNEL_BPF_PROG_RUN != BPF_MIN_KERNEL_BPF_PROG_TEST_RUN) failures++;
     if (bpf_attach_type_min_kernel[44] != KERNEL_VERSION(6, 4, 0)) failures++;    /* BPF_STRUCT_OPS */
-    if (bpf_attach_type_min_kernel[59] != 0) failures++;                          /* unknown */
+    if (bpf_cmd_min_kernel[38] != 0) failures++;                                  /* not established */
     if (BPF_KFUNC_MIN_KERNEL_bpf_cpumask_create != KERNEL_VERSION(6, 3, 0)) failures++;
     /* windows: removed in 6.16, so a 6.16 kernel (and 6.16-rc1, whose version code is 6.16.0) lacks it */
     if (BPF_KFUNC_REMOVED_IN_cgroup_rstat_flush != KERNEL_VERSION(6, 16, 0)) failures++;

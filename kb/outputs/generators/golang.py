@@ -284,7 +284,7 @@ func verdict(key []uint64, item *Item) (string, int) {
 // open); Release is the release the kernel was judged as; Approximate says why the answer is not exact.
 type Why struct {
 	Kind, Name, Kernel, Status, Since, Until, Release, Approximate string
-	Value                                                        uint32
+	Value                                                          uint32
 }
 
 // Explain judges item (an index into Items, from Lookup) on a kernel's release string.
