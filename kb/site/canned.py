@@ -291,9 +291,10 @@ QUERIES = {
     "check": (
         "Does this kernel have these items?",
         ("One row per item asked: available (1 or 0), its first release, when it was removed, and why; missing items "
-         "first. Items: helpers by id or name (with or without bpf_ or BPF_FUNC_), kfuncs, enumerators (short or "
-         "full: XDP, BPF_MAP_TYPE_RINGBUF) and features (isa.jmp32_v3). Kernel: a release string such as "
-         "5.15.0-91-generic, or a probed build's release."),
+         "first. Items: helpers by id or name (with or without bpf_), kfuncs, enumerators (short or full: XDP, "
+         "BPF_MAP_TYPE_RINGBUF), libbpf sections (fentry, uprobe.s, tc), macros (bpf_obj_new, bpf_printk) and "
+         "features (isa.jmp32_v3, bounded loops). Kernel: a release string such as 5.15.0-91-generic, a build's "
+         "release, or nothing: then each item's first release, and the kernel they all need."),
         CHECK,
     ),
     "available_on": (
