@@ -106,7 +106,7 @@ def test_a_probed_build_answers_for_itself(server, page):
     page.click("form.kbgen-form input[type=submit]")
     page.wait_for_load_state()
     verdict = page.inner_text("#kbgen-verdict")
-    assert f"judged as mybuild {BUILD_RELEASE}" in verdict and "not in the build mybuild" in verdict
+    assert f"judged as {BUILD_RELEASE} (mybuild)" in verdict and "not in the build mybuild" in verdict
 
 
 def test_the_timeline_leads_to_what_arrived(server, page):

@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
+from datasette.plugins import pm
 from datasette.renderer import json_renderer
 from datasette.utils import MultiParams, tilde_decode, tilde_encode
 from datasette.utils import escape_fts as datasette_escape_fts
@@ -29,6 +30,7 @@ from kb.site.publish import ALL_VERSION_COLUMNS
 from kb.vocab.kinds import HELPER, ITEM_KINDS, KIND_OF_TABLE, KINDS, MAINLINE, PROG_TYPE
 
 DATABASE = "kb"
+_DEFAULT_HANDLER = "datasette.handle_exception"
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 _COMMIT_COLUMNS = {"commit", "introduced_by", "alt_commit", "first_seen_commit", "used", "other"}
 _FTS_TABLE = re.compile(r"_fts(_data|_idx|_docsize|_config)?$")
@@ -213,27 +215,49 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def handle_exception(datasette, request, exception):
-    """A bad request answers 400 with one short line; a fault 500 with no exception text (logged on one line)."""
+    """Every error answered in one short line, never with exception text: a bad request 400, a question past the
+    time limit 503, a page not found as Datasette says it; a fault 500, logged on one line.  Datasette's own
+    handler (which prints a traceback for each) is unregistered at startup: this one answers everything."""
     if isinstance(exception, Base400):
-        return None  # not found, forbidden: Datasette's own pages say so
-    found = guard.short_error(exception)
-    if isinstance(exception, QueryInterrupted):
+        found = (exception.status, str(exception.args[0] if exception.args else "not found")[:200])
+    elif isinstance(exception, QueryInterrupted):
         found = (503, "the question took longer than the time limit: ask again, or ask for less")
+    else:
+        found = guard.short_error(exception)
     if found is None and isinstance(exception, DatasetteError) and exception.status < 500:
         found = (exception.status, str(exception.message).splitlines()[0][:200])
     if found is None:
         sys.stderr.write(f"kbgen site: {request.path if request else '?'}: {type(exception).__name__}: "
-                         f"{str(exception)[:300]}\n")
+                         f"{str(exception).splitlines()[0][:300] if str(exception) else ''}\n")
         found = (500, "internal error: the site could not answer this request")
     status, message = found
     if request is not None and request.path.endswith(".json"):
         return Response.json({"ok": False, "error": message, "status": status}, status=status)
-    return Response.text(f"{status} {message}\n", status=status)
+    if not isinstance(exception, Base400):
+        return Response.text(f"{status} {message}\n", status=status)
+
+    async def page():  # a page not found reads as the site's other pages
+        try:
+            body = await datasette.render_template(
+                [f"{status}.html", "error.html"], {"ok": False, "error": message, "status": status, "title": None},
+                request=request)
+        except Exception:  # noqa: BLE001  (an error page must not fail: plain text then)
+            return Response.text(f"{status} {message}\n", status=status)
+        return Response.html(body, status=status)
+
+    return page
+
+
+def _quiet_default_errors() -> None:
+    """Datasette's default exception handler prints a traceback for every bad request; this plugin's answers all."""
+    if pm.get_plugin(_DEFAULT_HANDLER) is not None:
+        pm.unregister(name=_DEFAULT_HANDLER)
 
 
 @hookimpl
 def startup(datasette):
     async def remember_published_tree():
+        _quiet_default_errors()
         if DATABASE in datasette.databases:
             guard.bound_results(datasette.get_database(DATABASE))
             _PUBLISHED[datasette] = await pages.published_tree(_execute(datasette))
