@@ -771,7 +771,11 @@ def target_btf(source: str):
 
 
 def _where(conn, kernel: str | None, tree: str | None) -> tuple[str, availability.Target | None]:
-    """The tree to judge by and the kernel placed in it."""
+    """The tree to judge by and the kernel placed in it: with no tree named, the kernel's own build or distribution
+    tree where the knowledge base has one, else mainline (approximate for a distribution's build)."""
+    if kernel and tree is None:
+        where = availability.resolve(conn, kernel)
+        return where.tree, where
     name = queries.resolve_tree(conn, tree)
     if kernel or queries.tree_info(conn, name).scheme == BUILD_SCHEME:
         return name, availability.target(conn, name, kernel)
