@@ -26,7 +26,7 @@ def test_collect_then_export(history, tmp_path):
     assert result.exit_code == 0, result.output
     assert "mainline: 20 items, 5 releases, 1 not in any release" in result.stderr
     exported = json.loads(run("export", "--db", str(db), "--kind", "helper").stdout)["items"]
-    side = next(e for e in exported if e["id"] == 5)
+    side = next(e for e in exported if e["value"] == 5)
     assert side["commit"] == history.commits["s1"]
     assert side["first_release"] == "4.2"
 
