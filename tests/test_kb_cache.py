@@ -69,5 +69,7 @@ def test_tables_reads_a_cache_but_never_writes_one(tmp_path, monkeypatch):
     assert CliRunner().invoke(cli, ["tables", "--db", str(db), "-o", str(out)]).exit_code == 0
     assert not os.path.exists(kbase._cache_path(str(db)))
     export(db)  # a reading command caches the knowledge base
+    if not kbase.IN_MEMORY_COPIES:
+        return  # Python 3.10: reading the cache would take a temporary file, so tables builds its own
     monkeypatch.setattr(kbase, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rebuilt")))
     assert CliRunner().invoke(cli, ["tables", "--db", str(db), "-o", str(out), "--check"]).exit_code == 0

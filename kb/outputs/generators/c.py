@@ -19,13 +19,17 @@ import re
 from kb.outputs.generators.literals import c_string
 from kb.outputs.generators.model import TABLE_KINDS, Entry, TableModel
 from kb.vocab.errors import KbgenError
-from kb.vocab.kinds import ENUM_KINDS, FEATURE, HELPER, KFUNC
+from kb.vocab.kinds import ENUM_KINDS, HELPER
 from kb.vocab.names import c_part, is_identifier
 from kb.vocab.rules import BUILD_SCHEME, FINAL, MAINLINE_SCHEME, PLAUSIBLE_MAJORS_AHEAD
 
 DEFAULT_PREFIX = "bpf"
-# The per-item macros of a kind start with this after the prefix: BPF_HELPER_MIN_KERNEL_..., BPF_MIN_KERNEL_<enumerator>.
-_GROUP = {HELPER: "HELPER_", KFUNC: "KFUNC_", FEATURE: "FEATURE_", **{kind: "" for kind in ENUM_KINDS}}
+
+
+def _group(kind: str) -> str:
+    """What the per-item macros of a kind start with after the prefix: BPF_HELPER_MIN_KERNEL_<helper>,
+    BPF_KFUNC_..., BPF_FEATURE_..., and for enumerators nothing (BPF_MIN_KERNEL_<enumerator>)."""
+    return "" if kind in ENUM_KINDS else f"{kind.upper()}_"
 
 
 class CHeaderError(KbgenError):
@@ -143,7 +147,7 @@ class _Header:
         P = self.P
         seen: set[str] = set()
         for index, (kind, entry) in enumerate(self.items):
-            group = f"{P}_{_GROUP[kind]}"
+            group = f"{P}_{_group(kind)}"
             for name in dict.fromkeys((entry.name, *entry.names)):
                 part = c_part(name)
                 if not part or group + part in seen:
