@@ -82,7 +82,7 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
     kernel accepts; then compare it with mainline at its base release.  Nothing is stored when anything fails."""
     from collectors.build import RUNNING_KERNEL_BTF, BuildBTFCollector, LiveProbeCollector
     from kb.outputs import compare as comparing
-    from kb.store import builds, kbase
+    from kb.store import btf_blobs, builds, kbase
 
     db = db or user_db()
     btf = BuildBTFCollector(source or RUNNING_KERNEL_BTF, tree=tree, release=release)
@@ -97,6 +97,7 @@ def probe(source: str | None = None, *, db: str | None = None, tree: str | None 
         collectors.append(live_probe)
     gathered = [c.collect() for c in collectors]
     builds.record(db, btf.tree, btf.release, gathered)
+    btf_blobs.save(db, btf.tree, btf.kernel.btf)  # scan --tree checks CO-RE relocations against it
     results = [CollectedSource(f.collector, f.source.id, "collected", len(f.releases), len(f.items), 0, f.warnings)
                for f in gathered]
     merged = kbase.open_kb(db)

@@ -97,3 +97,10 @@ def test_the_horizon_moves_with_the_builds_recorded(tmp_path):
     assert run("probe", str(btf), "--release", "9.2.1-1-amd64", "--db", str(db), "--format", "json").exit_code == 0
     assert availability.horizon(api.open_kb(str(db)))[0] == "9.2"
     assert json.loads(run("export", "--db", str(db), "--tree", "mainline").output)
+
+
+def test_a_probed_build_keeps_its_btf_for_core_checks(db):
+    """scan --tree BUILD resolves CO-RE relocations against the BTF the probe read (kb.store.btf_blobs)."""
+    from kb.store import btf_blobs
+
+    assert btf_blobs.load(db, CENTOS) == centos_btf()
