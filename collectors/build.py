@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import struct
 
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
-from kb.vocab.facts import CALLABLE_FROM, PROBED, Facts, Item, ItemName, Relation, Release, Source, Window
+from kb.vocab.facts import CALLABLE_FROM, IN_MODULE, PROBED, Facts, Item, ItemName, Relation, Release, Source, Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, KFUNC, MAP_TYPE, PROG_TYPE, TREE_BUILD
 from kb.vocab.releases import BUILD_SCHEME
 from kb.vocab.versions import Version, VersionError
@@ -26,8 +27,86 @@ UNTAGGED_KFUNCS = ("this build does not tag its kfuncs (no bpf_kfunc declaration
                    "6.2-6.4 or pahole before 1.25), so which kfuncs it has is not known")
 
 
+MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
+MAX_MODULE_SIZE = 256 << 20  # a module file, decompressed (the largest, amdgpu, is ~20 MiB)
+
+
 class BuildError(KbgenError):
     pass
+
+
+def module_name(path: str) -> str:
+    """nf_conntrack of .../nf_conntrack.ko.xz; a module's BTF under /sys/kernel/btf is named by the module."""
+    name = os.path.basename(path)
+    for suffix in MODULE_SUFFIXES[::-1]:
+        if name.endswith(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
+def _live_modules() -> tuple[str, ...]:
+    """The running kernel's loaded modules' BTF: every file of /sys/kernel/btf but vmlinux."""
+    where = os.path.dirname(RUNNING_KERNEL_BTF)
+    try:
+        names = sorted(os.listdir(where))
+    except OSError:
+        return ()
+    return tuple(os.path.join(where, n) for n in names if n != os.path.basename(RUNNING_KERNEL_BTF))
+
+
+def read_module_btf(path: str) -> bytes:
+    """The split BTF of a module: its .ko[.xz|.zst] file's .BTF section, or raw BTF (/sys/kernel/btf/<module>)."""
+    import io
+
+    from elftools.common.exceptions import ELFError, ELFParseError
+    from elftools.elf.elffile import ELFFile
+
+    from kb.formats.kimage.codecs import codec_of, decompress
+    from kb.formats.kimage.errors import FormatError
+
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_MODULE_SIZE + 1)
+    if len(data) > MAX_MODULE_SIZE:
+        raise ValueError(f"larger than {MAX_MODULE_SIZE >> 20} MiB")
+    codec = codec_of(data)
+    if codec:
+        try:
+            data = bytes(decompress(codec, data, MAX_MODULE_SIZE))
+        except FormatError as err:
+            raise ValueError(f"{codec}: {err}") from None
+    if not data.startswith(b"\x7fELF"):
+        return data
+    try:
+        section = ELFFile(io.BytesIO(data)).get_section_by_name(".BTF")
+        if section is None:
+            raise ValueError("no .BTF section")
+        return section.data()
+    except (ELFError, ELFParseError, OSError, struct.error) as err:
+        raise ValueError(f"not a readable ELF module: {err}") from None
+
+
+def _module_kfuncs(kernel, modules: tuple[str, ...], own: dict, warnings: list[str]) -> tuple[dict, int]:
+    """{kfunc name: (module, kfunc)} of the tagged kfuncs the modules register that vmlinux does not, and how many
+    modules were read; a module that does not read is a warning, not the build's failure."""
+    from kb.formats.btf.kernel import build_items
+    from kb.formats.btf.reader import BTFError, parse_btf
+
+    if not modules:
+        return {}, 0
+    base = kernel.parse()
+    found: dict = {}
+    read = 0
+    for path in modules:
+        try:
+            items = build_items(parse_btf(read_module_btf(path), base=base))
+        except (OSError, ValueError, BTFError) as err:
+            warnings.append(f"{path}: module not read: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
+            continue
+        read += 1
+        for name, kfunc in items.kfuncs.items():
+            if name not in own:
+                found.setdefault(name, (module_name(path), kfunc))
+    return found, read
 
 
 def running_release() -> str:
@@ -130,11 +209,16 @@ class BuildBTFCollector:
             releases=[release], labels=dict(self.labels),
         )
         facts.labels.update(image_sha256=self.digest(), container=kernel.container)
-        if not self.labels.get("modules"):
+        modules = self.modules or (_live_modules() if os.path.abspath(self.path) == RUNNING_KERNEL_BTF else ())
+        in_modules, read = _module_kfuncs(kernel, modules, found.kfuncs, facts.warnings) if found.kfuncs_tagged \
+            else ({}, 0)
+        if read:
+            facts.labels["modules"] = "yes"
+        elif not self.labels.get("modules"):
             facts.labels["modules"] = MODULES_NOT_READ
-        if self.modules:
-            facts.warnings.append(f"{MODULES_NOT_READ}: {len(self.modules)} module files beside the image are not "
-                                  "read, so what modules register (kfuncs of nf_conntrack, tcp_bbr...) is not listed")
+        if modules and not read:
+            facts.warnings.append(f"{MODULES_NOT_READ}: {len(modules)} module files beside the image did not read, so "
+                                  "what modules register (kfuncs of nf_conntrack, tcp_bbr...) is not listed")
         window = [Window(release.version)]
         for kind, members in found.by_kind().items():
             by_value: dict[int, list[str]] = {}  # in enum order, first names first
@@ -150,6 +234,10 @@ class BuildBTFCollector:
             for kfunc in found.kfuncs.values():
                 facts.items.append(Item(KFUNC, kfunc.name, kfunc.name, release.version, names=[ItemName(kfunc.name)],
                                         windows=list(window), signature=kfunc.prototype))
+            for (module, kfunc) in in_modules.values():
+                facts.items.append(Item(KFUNC, kfunc.name, kfunc.name, release.version, names=[ItemName(kfunc.name)],
+                                        windows=list(window), signature=kfunc.prototype,
+                                        note=f"{IN_MODULE} {module}"))
         else:
             facts.warnings.append(UNTAGGED_KFUNCS)
         self.found = found

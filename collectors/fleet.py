@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from collectors.build import BuildBTFCollector, BuildError
+from collectors.build import MODULE_SUFFIXES, BuildBTFCollector, BuildError
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import Facts, Item, ItemName, Source, Window
 
@@ -27,7 +27,6 @@ JOBS = 2  # processes reading builds at once: each holds a decompressed image (u
 ARCHES = ("x86_64", "amd64", "arm64", "aarch64", "riscv64", "s390x", "ppc64le", "ppc64el", "i386", "i686", "armhf",
           "armel", "armv7hl", "loongarch64", "mips64el")
 DEBIAN_SUITES = ("buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid", "experimental")
-MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 _IMAGE_NAME = re.compile(r"^(vmlinuz|vmlinux|bzImage|Image)([-.].*)?$|\.btf$|\.btf\.tar\.(xz|gz|zst|bz2)$")
 _BTFHUB_SUFFIX = re.compile(r"\.btf\.tar\.(xz|gz|zst|bz2)$")
 _DEB_ABI = re.compile(r"\+deb(\d+)")

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from kb.store import availability, queries
-from kb.vocab.facts import CALLABLE_FROM, PROBED
+from kb.vocab.facts import CALLABLE_FROM, IN_MODULE, PROBED
 from kb.vocab.kinds import ENUM_KINDS, HELPER, KFUNC, MAINLINE, PROG_TYPE
 
 COMPARED_KINDS = (HELPER, *ENUM_KINDS, KFUNC)
@@ -20,6 +20,7 @@ class Difference:
     name: str
     mainline_first_release: str | None
     mainline_removed_in: str | None = None
+    note: str | None = None  # "in module nf_conntrack": a module of the build registers it, vmlinux does not
 
 
 @dataclass
@@ -34,6 +35,7 @@ class BuildComparison:
     kept: list[Difference] = field(default_factory=list)  # in the build, gone from mainline by its base
     lacking: list[Difference] = field(default_factory=list)  # mainline has it by the base; the build does not
     unknown: list[Difference] = field(default_factory=list)  # in the build, unknown to the knowledge base
+    in_modules: list[Difference] = field(default_factory=list)  # in the build through its modules, never lacking
     accepts: dict[str, list[str]] = field(default_factory=dict)  # program type -> helpers a live probe accepted
     accepted_pairs: int = 0  # (program type, helper) pairs a live probe saw the verifier accept
     undocumented_pairs: int = 0  # accepted live, but not in mainline's "as documented" lists
@@ -57,8 +59,11 @@ def compare(conn: sqlite3.Connection, tree: str) -> BuildComparison:
         if item.kind not in kinds:
             continue
         known = mainline.get(key)
+        if (item.note or "").startswith(IN_MODULE):
+            result.in_modules.append(Difference(item.kind, item.value, item.name, known and known.first_release,
+                                                note=item.note))
         if known is None:
-            result.unknown.append(Difference(item.kind, item.value, item.name, None))
+            result.unknown.append(Difference(item.kind, item.value, item.name, None, note=item.note))
             continue
         verdict = availability.judge(known, where)
         if verdict.status == availability.NOT_YET:

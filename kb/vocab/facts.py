@@ -138,6 +138,7 @@ class HelperDoc:
 # means "not documented", not "refused"), or what a live probe of one build saw the verifier accept.
 AS_DOCUMENTED = "as documented"
 PROBED = "probed"
+IN_MODULE = "in module"  # an item's note in a build: a module of the build registers it (vmlinux does not)
 
 # Relations between items.
 CALLABLE_FROM = "callable_from"  # helper or kfunc -> prog_type that may call it
