@@ -12,6 +12,7 @@ Wired to Datasette by the plugin (kb/site/plugins/); this module knows requests 
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 from collections.abc import Awaitable, Callable
@@ -49,7 +50,22 @@ class Refused(Exception):
 
 
 def limit_connection(conn: sqlite3.Connection) -> None:
-    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE)
+    if hasattr(conn, "setlimit"):  # Python 3.11 and later
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE)
+        return
+    # Python 3.10's sqlite3 cannot set SQLite's limits: the functions that make a large value from a small query
+    # are replaced by bounded ones (results stay bounded as they are fetched either way).
+    for name in ("zeroblob", "randomblob"):
+        conn.create_function(name, 1, _bounded(name), deterministic=name == "zeroblob")
+
+
+def _bounded(name: str):
+    def make(size):
+        if not isinstance(size, int) or size > MAX_VALUE:
+            raise sqlite3.DataError(f"string or blob too big: {name}() of more than {MAX_VALUE} bytes")
+        return bytes(max(size, 0)) if name == "zeroblob" else os.urandom(max(size, 0))
+
+    return make
 
 
 # -- results bounded as they are fetched ---------------------------------------------------------------------------
