@@ -147,15 +147,15 @@ def resolve(conn: sqlite3.Connection, kernel: str, tree: str | None = None) -> T
     build = _build_of(conn, kernel)
     if build is not None:
         return target(conn, build, None)
+    try:
+        key = rules.as_final(rules.kernel_key(kernel, exact=True))
+    except ValueError as err:
+        raise TargetError(str(err)) from None
     for name in queries.tree_names(conn):
         info = queries.tree_info(conn, name)
         if info.scheme in (MAINLINE_SCHEME, BUILD_SCHEME):
             continue
         answers = [(key_tuple(r.sort_key), uname_key(r.uname)) for r in queries.releases(conn, name)]
-        try:
-            key = rules.as_final(rules.kernel_key(kernel, exact=True))
-        except ValueError as err:
-            raise TargetError(str(err)) from None
         if any(k and tuple(k[:len(key)]) == key for keys in answers for k in keys):
             return target(conn, name, kernel)
     return target(conn, MAINLINE, kernel)
