@@ -330,22 +330,31 @@ def _walk(revisions: list[Revision], tags: list[_Tag], parsed: dict[str, HeaderF
                     e.name, ((order, bool(e.alias_of), kind_order, position), revision))
                 if e.alias_of:
                     found.aliases.add((kind, e.value, e.name))
+    # Likewise at the tags: a region a release tag showed before only says that the later release has its items.
+    keys: dict[tuple[str, int], frozenset] = {}
+    at_release: set[tuple[str, int]] = set()
     for tag in tags:
         header = parsed.get(tag.blob)
         version = tag.release.version
         if header is None:
             continue  # no header at that tag: no word on any item
         present = (found.rc_present if tag.release.is_rc else found.present).setdefault(version, set())
-        for kind, value, name, alias_of in header.items():
-            present.add((kind, value))
-            if tag.release.is_rc:
+        for kind, (relative, _line) in header.regions.items():
+            region = (kind, id(relative))
+            if region not in keys:
+                keys[region] = frozenset((kind, e.value) for e in relative)
+            present |= keys[region]
+            if tag.release.is_rc or region in at_release:
                 continue
-            found.first_release.setdefault((kind, value), version)
-            found.name_release.setdefault((kind, value, name), version)
-            # A name only a tag shows (its revision lies outside the walked history) still counts, last.
-            found.names.setdefault((kind, value), {}).setdefault(name, ((len(revisions), bool(alias_of), 0, 0), None))
-            if alias_of:
-                found.aliases.add((kind, value, name))
+            at_release.add(region)
+            for e in relative:
+                found.first_release.setdefault((kind, e.value), version)
+                found.name_release.setdefault((kind, e.value, e.name), version)
+                # A name only a tag shows (its revision lies outside the walked history) still counts, last.
+                found.names.setdefault((kind, e.value), {}).setdefault(
+                    e.name, ((len(revisions), bool(e.alias_of), 0, 0), None))
+                if e.alias_of:
+                    found.aliases.add((kind, e.value, e.name))
     return found
 
 

@@ -1,4 +1,4 @@
-"""The git layer (collectors/git.py): gitpython's persistent cat-file reads each distinct blob once, refuses a
+"""The git layer (collectors/git.py): the cat-file processes gitpython starts read each distinct blob once, refuses a
 blob too large to hold, and serves a forked worker as well as the process that opened it."""
 
 import multiprocessing
@@ -6,7 +6,6 @@ import os
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
 
-import git.cmd
 import pytest
 from conftest import BASE, mine
 from gitfixture import HEADER, History
@@ -24,8 +23,14 @@ def blob_at(history, commit: str) -> str | None:
 
 def test_each_distinct_blob_is_read_once(history, monkeypatch):
     asked = []
-    real = git.cmd.Git.stream_object_data
-    monkeypatch.setattr(git.cmd.Git, "stream_object_data", lambda self, ref: asked.append(ref) or real(self, ref))
+    real = Repository._asked
+
+    def asked_of(self, option, requests):
+        if option == "--batch":
+            asked.extend(requests)
+        return real(self, option, requests)
+
+    monkeypatch.setattr(Repository, "_asked", asked_of)
     mine(history.path, tree="mainline")
     assert len(asked) == len(set(asked))
     assert set(asked) == {blob_at(history, c) for c in history.commits.values()} - {None}

@@ -65,6 +65,7 @@ def test_the_cache_without_connection_serialize(tmp_path, monkeypatch):
 
 
 def test_tables_reads_a_cache_but_never_writes_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # no other test's cache of the shipped kb
     out, db = tmp_path / "out", tmp_path / "kb.db"
     assert CliRunner().invoke(cli, ["tables", "--db", str(db), "-o", str(out)]).exit_code == 0
     assert not os.path.exists(kbase._cache_path(str(db)))

@@ -233,7 +233,7 @@ def _enum_relative(text: str, enum_name: str, region: tuple[int, int] | None = N
     region = region or _enum_region(text, enum_name)
     if region is None:
         return None
-    first_line = first_line or _line_of(text, region[0])
+    first_line = _line_of(text, region[0]) if first_line is None else first_line
     try:
         return _parse_enum_body(enum_name, text[region[0] : region[1]]), first_line
     except HeaderParseError as err:
@@ -268,9 +268,13 @@ def _parse_mapper_chunk(macro: str, chunk: str) -> tuple[Enumerator, ...]:
     return _parse_mapper_body(macro, chunk[: _macro_end(chunk, 0)])
 
 
+# What may stand between two FN() entries: blanks and the macro's line continuations.
+_GAP_RE = re.compile(r"[\s\\]*")
+
+
 def _parse_mapper_body(macro: str, raw: str) -> tuple[Enumerator, ...]:
     """The FN() entries of one helper-list macro body, lines relative to its first line."""
-    body = _blank_comments(raw)
+    body = _blank_comments(raw) if "/" in raw else raw
     if "/*" in body:
         raise HeaderParseError("unterminated comment", body.count("\n", 0, body.find("/*")))
     explicit = macro == "___BPF_FUNC_MAPPER"
@@ -279,8 +283,8 @@ def _parse_mapper_body(macro: str, raw: str) -> tuple[Enumerator, ...]:
     position = 0
     lines = _Lines(body)
     for fn in _FN_RE.finditer(body):
-        gap = body[position : fn.start()].replace("\\", " ")
-        if gap.strip():
+        if fn.start() != position and _GAP_RE.match(body, position).end() < fn.start():
+            gap = body[position : fn.start()].replace("\\", " ")
             at = position + len(gap) - len(gap.lstrip())
             raise HeaderParseError(f"{macro}: unexpected {gap.split()[0]!r} in the helper list", lines.at(at))
         position = fn.end()
@@ -345,7 +349,9 @@ def parse_header(source: str | bytes, *, lines: bool = True) -> HeaderFacts:
     text = source.decode("utf-8", errors="replace") if isinstance(source, bytes) else source
     facts = HeaderFacts()
     mapper = _find_mapper(text)
-    starts = _enum_starts(text, [name for name, _prefix in ENUM_KINDS.values()] + ["bpf_func_id"])
+    # Only where there is no helper-list macro is bpf_func_id looked for: asking for an enum the text lacks reads
+    # the text to its end, and the tracked enums come before the 4,000 lines of helper documentation.
+    starts = _enum_starts(text, [name for name, _prefix in ENUM_KINDS.values()] + ([] if mapper else ["bpf_func_id"]))
     enums = {kind: _enum_region(text, name, starts.get(name, -1)) for kind, (name, _prefix) in ENUM_KINDS.items()}
     if mapper is None:
         enums["helper"] = _enum_region(text, "bpf_func_id", starts.get("bpf_func_id", -1))

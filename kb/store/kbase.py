@@ -25,7 +25,9 @@ IN_MEMORY_COPIES = hasattr(sqlite3.Connection, "serialize")
 
 def _cache_path(user_db: str | None) -> str:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    which = hashlib.sha256(os.path.abspath(user_db or "").encode()).hexdigest()[:16]
+    # A user database that does not exist yet adds nothing: its runs share the shipped knowledge base's cache.
+    named = os.path.abspath(user_db) if user_db and os.path.exists(user_db) else ""
+    which = hashlib.sha256(named.encode()).hexdigest()[:16]
     return os.path.join(base, "kbgen", f"kb-{which}.sqlite")
 
 
