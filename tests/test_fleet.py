@@ -82,11 +82,13 @@ def test_mainline_is_dated_to_7_2_exactly_or_within_bounds():
         assert items[("kfunc", name)].note.startswith("test-only"), name
 
 
-def test_a_bounded_arrival_is_never_answered_as_available_on_mainline():
+def test_a_bounded_arrival_is_available_only_from_its_later_bound_on_mainline():
     where, rows = api.check("7.2", ["scx_bpf_cid_curr", "BPF_MAP_TYPE_RHASH", "bpf_wq_set_callback_impl"])
     assert where.tree == "mainline" and where.exact
-    assert {r.query: r.available for r in rows} == {"scx_bpf_cid_curr": False, "BPF_MAP_TYPE_RHASH": True,
+    assert {r.query: r.available for r in rows} == {"scx_bpf_cid_curr": True, "BPF_MAP_TYPE_RHASH": True,
                                                    "bpf_wq_set_callback_impl": False}
+    _where, rows = api.check("6.18", ["scx_bpf_cid_curr"])
+    assert not rows[0].available and rows[0].reason.startswith("unknown: arrived between 6.12 and 7.2")
 
 
 def _build(uname: str, items: list[Item], tagged: bool) -> Facts:

@@ -43,7 +43,9 @@ def test_values(module):
     assert module.min_release("cmd", "BPF_PROG_RUN") == module.min_release("cmd", 10)
     assert module.min_release("attach_type", "BPF_STRUCT_OPS") == "6.4"
     assert module.min_release("cmd", "BPF_PROG_ASSOC_STRUCT_OPS") is None  # 6.19 or 7.0: not established
-    assert module.available("cmd", "BPF_PROG_ASSOC_STRUCT_OPS", "7.0") is None
+    # Arrived after 6.18, by 7.0: there from 7.0 on, not yet in 6.18, unknown between.
+    assert [module.available("cmd", "BPF_PROG_ASSOC_STRUCT_OPS", k) for k in ("6.18.3", "6.19", "7.0", "7.1")] == [
+        False, None, True, True]
     assert module.min_release("kfunc", "bpf_cpumask_create") == "6.3"
     assert len(module.HELPERS) == 212
 
@@ -99,7 +101,8 @@ def test_why(module):
     beyond = module.why(195, "7.9")
     assert (beyond.status, beyond.window) == ("unknown", None) and "newer than the knowledge base" in beyond.approximate
     assert module.available("helper", 195, "7.9") is None
-    assert module.why("BPF_PROG_ASSOC_STRUCT_OPS", "7.0").status == "unknown"
+    assert module.why("BPF_PROG_ASSOC_STRUCT_OPS", "6.19").status == "unknown"
+    assert module.why("BPF_PROG_ASSOC_STRUCT_OPS", "7.0")[4:6] == ("available", None)  # no window: bounded
     with pytest.raises(ValueError, match="not a kernel release"):
         module.why(195, "22.04")
 

@@ -10,6 +10,10 @@ from kb.vocab.kinds import is_numbered
 def _release(item) -> str:
     if item.first_release:
         return item.first_release
+    by = getattr(item, "first_release_by", None)
+    if by:
+        after = item.first_release_after
+        return (f"between {after} and {by}" if after else f"{by} or earlier") + " (not established exactly)"
     return "not in any release yet" if item.unreleased else "unknown"
 
 
@@ -191,6 +195,7 @@ def info_json(infos) -> str:
                 "kernel": where.kernel, "tree": where.tree, "release": where.release,
                 "approximate": where.approximate, "beyond": where.beyond,
                 "status": entry.verdict.status, "available": entry.verdict.available,
-                "since": entry.verdict.since, "removed_in": entry.verdict.removed_in, "reason": entry.verdict.reason}
+                "since": entry.verdict.since, "removed_in": entry.verdict.removed_in, "reason": entry.verdict.reason,
+                "arrival": entry.verdict.arrival}
         items.append(document)
     return json.dumps({"items": items}, indent=2, ensure_ascii=False) + "\n"

@@ -263,7 +263,8 @@ def _objects(paths: list[str], skipped: list[str]):
 # -- the knowledge the judging needs, read once ------------------------------------------------------------------
 
 _STATUS = {availability.AVAILABLE: OK, availability.NOT_YET: TOO_NEW, availability.REMOVED: REMOVED,
-           availability.RELEASE_UNKNOWN: RELEASE_UNKNOWN, availability.UNRELEASED: RELEASE_UNKNOWN}
+           availability.RELEASE_UNKNOWN: RELEASE_UNKNOWN, availability.UNRELEASED: RELEASE_UNKNOWN,
+           availability.BOUNDED: RELEASE_UNKNOWN}
 # Kinds judged by mainline's facts where the judged tree (a distribution's history) does not list the item:
 # features are never in a tree's own header, and program and attach types come from libbpf's section rules.
 # A kind a tree has no item of at all (a probed build lists no helpers, only which it accepts) is judged by
@@ -291,7 +292,7 @@ class _Tree:
             item = self.by_value.get(key)
             if item is None:
                 found = (None, UNKNOWN, None)
-            elif item.first_release is None:
+            elif item.first_release is None and not availability.arrival(item):
                 found = (item, RELEASE_UNKNOWN, None)
             elif self.where is None:
                 found = (item, OK, None)
@@ -430,6 +431,9 @@ class _Judge:
                 status, name = ABSENT, mainline.name
                 reason += f" (the {what} {self.kb.tree.name} does not have it)"
             first = item.first_release if item else None
+            bounded = availability.arrival(item) if item else None
+            if bounded and status != OK:
+                reason += f" (arrived {bounded}; its first release is not established)"
             if removed is None and item is not None:
                 removed = item.removed_in
             requires = None

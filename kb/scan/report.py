@@ -372,6 +372,8 @@ def _message(f: Finding, kernel: str | None) -> str:
         return f"{what} ({where}) is used only where {f.verdict.guard}{otherwise}: {how}.{rule}"
     if f.status == UNRESOLVED:
         return f"{what} ({where}): {f.reason}."
+    if f.status == TOO_NEW and f.first_release is None:  # an arrival known only within bounds
+        return f"{what} ({where}) arrived after the target's release ({kernel}).{rule}"
     if f.status == TOO_NEW:
         return f"{what} ({where}) first appeared in Linux {f.first_release}; the target is {kernel}.{rule}"
     if f.status == REMOVED:

@@ -38,7 +38,8 @@ def _windows(item: str) -> str:
 
 def _verdict(item: str, key: str) -> str:
     """The JSON verdict on *item* (an alias of items) for a kernel placed at *key*."""
-    return f"kbgen_judge({key}, {_windows(item)}, {item}.first_rc, {item}.first_release, {item}.unreleased)"
+    return (f"kbgen_judge({key}, {_windows(item)}, {item}.first_rc, {item}.first_release, {item}.unreleased, "
+            f"{item}.first_release_after, {item}.first_release_by)")
 
 
 JUDGED = f"""judged as (
@@ -116,8 +117,12 @@ answers as (
 needs as (
   select a.pos, a.word as asked, i.kind, i.value as id, kbgen_display_name(i.kind, i.name) as name,
     null as available, i.first_release, i.removed_in,
-    coalesce(u.why, case when i.first_release is null then 'first release not known'
-                         else 'needs ' || i.first_release || ' or newer' end) as why,
+    coalesce(u.why, case when i.first_release is not null then 'needs ' || i.first_release || ' or newer'
+                         when i.first_release_by is not null then 'needs ' || i.first_release_by
+                           || ' or newer to be sure: arrived ' || coalesce('between ' || i.first_release_after
+                           || ' and ' || i.first_release_by, 'by ' || i.first_release_by)
+                           || '; the first release is not established'
+                         else 'first release not known' end) as why,
     a.matched, i.tree, null as judged_as, null as approximate, u.error
   from asked a left join found f on f.pos = a.pos left join unknown u on u.pos = a.pos
   left join items i on i.kind = f.kind and i.value = f.value and i.tree = coalesce(

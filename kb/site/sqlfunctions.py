@@ -64,27 +64,30 @@ def version_collation(left: str, right: str) -> int:
 
 
 def judge(key_text: str, windows: list[tuple], first_rc: str | None, first_release: str | None,
-          unreleased: bool) -> dict:
+          unreleased: bool, first_release_after: str | None = None, first_release_by: str | None = None) -> dict:
     """The verdict of kb.availability.judge for an item with *windows* ``(position, since, until, since_key,
     until_key)`` on a kernel placed at *key_text*."""
     windows = sorted(windows)
     item = SimpleNamespace(
         windows=[Window(since, until) for _p, since, until, _sk, _uk in windows],
         window_keys=[(since_key, until_key) for _p, _s, _u, since_key, until_key in windows],
-        first_rc=first_rc, first_release=first_release, unreleased=bool(unreleased))
+        first_rc=first_rc, first_release=first_release, unreleased=bool(unreleased),
+        first_release_after=first_release_after, first_release_by=first_release_by)
     where = availability.Target("", "", availability.key_tuple(key_text), None)
     verdict = availability.judge(item, where)
     return {"available": int(verdict.available), "status": verdict.status, "reason": verdict.reason,
-            "since": verdict.since, "removed_in": verdict.removed_in}
+            "since": verdict.since, "removed_in": verdict.removed_in, "arrival": verdict.arrival}
 
 
-def kbgen_judge(key_text, windows_json, first_rc, first_release, unreleased):
+def kbgen_judge(key_text, windows_json, first_rc, first_release, unreleased, first_release_after=None,
+                first_release_by=None):
     """SQL: ``kbgen_judge(key, json_group_array(json_array(position, since, until, since_key, until_key)),
-    first_rc, first_release, unreleased)``: a JSON verdict (available, status, reason, since, removed_in)."""
+    first_rc, first_release, unreleased, first_release_after, first_release_by)``: a JSON verdict (available,
+    status, reason, since, removed_in, arrival).  The two bounds may be left out (an item with a first release)."""
     if key_text is None:
         return None
     return json.dumps(judge(key_text, [tuple(w) for w in json.loads(windows_json or "[]")], first_rc, first_release,
-                            unreleased))
+                            unreleased, first_release_after, first_release_by))
 
 
 def release_key(scheme, text):
@@ -208,6 +211,7 @@ def register(conn: sqlite3.Connection) -> None:
 
     conn.create_function("version_key", 1, version_key, deterministic=True)
     conn.create_function("kbgen_judge", 5, kbgen_judge, deterministic=True)
+    conn.create_function("kbgen_judge", 7, kbgen_judge, deterministic=True)
     conn.create_function("kbgen_release_key", 2, release_key, deterministic=True)
     conn.create_function("kbgen_resolve", 2, kbgen_resolve)
     conn.create_function("kbgen_place", 2, kbgen_place)

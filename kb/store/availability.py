@@ -23,6 +23,7 @@ REMOVED = "removed"  # it was there, and is gone by the target
 RELEASE_UNKNOWN = "release_unknown"  # the knowledge base has it, but no release is known to have it
 UNRELEASED = "unreleased"  # in the newest revision of a mined tree, in no release yet
 BEYOND = "beyond"  # the kernel is newer than every release the knowledge base knows: nothing can be said
+BOUNDED = "bounded"  # the item's arrival is only bounded, and the kernel lies between the bounds
 
 
 class TargetError(KbgenError, ValueError):
@@ -61,9 +62,13 @@ class Verdict:
     available: bool
     since: str | None  # the start of the window the target is in, or of the next one
     removed_in: str | None  # the release that removed it, where that is why it is unavailable
+    # Where the item's first release is not established: "between 6.12 and 7.2" (or "by 7.2"), what is known.
+    arrival: str | None = None
 
     @property
     def reason(self) -> str:
+        if self.arrival:
+            return _BOUNDED_REASONS[self.status].format(arrival=self.arrival)
         if self.status == AVAILABLE:
             return f"available since {self.since}"
         if self.status == NOT_YET:
@@ -75,6 +80,23 @@ class Verdict:
         if self.status == BEYOND:
             return f"unknown: {self.since}"
         return "first release not known"
+
+
+_BOUNDED_REASONS = {
+    AVAILABLE: "available (arrived {arrival}; the first release is not established)",
+    NOT_YET: "not yet: arrived {arrival}",
+    BOUNDED: "unknown: arrived {arrival}; the first release is not established",
+}
+
+
+def arrival(item) -> str | None:
+    """What is known of the arrival of an item whose first release is not established: "between 6.12 and 7.2",
+    "by 7.2"; None for an item with a first release (or none at all)."""
+    by = getattr(item, "first_release_by", None)
+    if not by or item.first_release:
+        return None
+    after = getattr(item, "first_release_after", None)
+    return f"between {after} and {by}" if after else f"by {by}"
 
 
 def key_tuple(text: str | None) -> tuple[int, ...] | None:
@@ -194,6 +216,11 @@ def judge(item: queries.ItemRow, where: Target) -> Verdict:
     if where.beyond:
         return Verdict(BEYOND, False, where.beyond, None)
     if not item.window_keys:
+        bounded = arrival(item)
+        if bounded:
+            after = rules.kernel_key(item.first_release_after, exact=False) if item.first_release_after else None
+            status = rules.arrival_verdict(where.key, after, rules.kernel_key(item.first_release_by, exact=False))
+            return Verdict({"unknown": BOUNDED}.get(status, status), status == "available", None, None, bounded)
         status = UNRELEASED if item.unreleased else RELEASE_UNKNOWN
         return Verdict(status, False, None, None)
     windows = [(key_tuple(since), key_tuple(until)) for since, until in item.window_keys]

@@ -15,6 +15,8 @@ carries no rc number, which is exactly how the rule treats an rc kernel.
   release whose key starts with the kernel's key (Ubuntu: same X.Y.Z and ABI; RHEL: same X.Y.Z-N...),
   else the newest release before it.
 - An item is available when the judged key lies in one of its windows ``[since, until)``.
+- An item whose arrival is only bounded (seen in a real build of one release, missing from builds of an
+  earlier one) is available from the later release on, not yet up to the earlier one, unknown between.
 """
 
 import re
@@ -150,6 +152,19 @@ def verdict(key, windows, first_rc=None):
             return "available", index
         gone = index
     return "removed", gone
+
+
+def arrival_verdict(key, after, by):
+    """The status of an item whose arrival is bounded, not known, on a kernel judged by *key*: a real build of
+    release *by* has it, builds of release *after* (None: none) lack it.  Release series are compared (X.Y): a
+    stable update does not bring new BPF items.  "available" from *by* on, "not_yet" up to *after*, "unknown"
+    between them."""
+    judged = tuple(key[:2])
+    if judged >= tuple(by[:2]):
+        return "available"
+    if after is not None and judged <= tuple(after[:2]):
+        return "not_yet"
+    return "unknown"
 
 
 def in_windows(key, windows, first_rc=None):

@@ -387,8 +387,9 @@ KBGEN_FUNCTION int p_kb_release_index(const char *kernel)
 	return found;
 }
 
-/* P_KB_AVAILABLE, P_KB_NOT_YET, P_KB_REMOVED or P_KB_UNKNOWN (no release known, or the kernel is beyond the
- * knowledge base) of item `item` (p_kb_items) on release `release` (p_kb_release_index()). */
+/* P_KB_AVAILABLE, P_KB_NOT_YET, P_KB_REMOVED or P_KB_UNKNOWN (no release known -- an arrival known only within
+ * two releases included: a release index cannot say more --, or the kernel is beyond the knowledge base) of item
+ * `item` (p_kb_items) on release `release` (p_kb_release_index()). */
 KBGEN_FUNCTION int p_kb_status(int item, int release)
 {
 	int i = 0, gone = 0, since = 0, until = 0;

@@ -46,8 +46,11 @@ def render(model: TableModel) -> str:
         ("type Release struct {\n\tName     string\n\tKey      []uint64\n\tReported []uint64\n}"),
         "",
         "// Item is one helper, enumerator, kfunc or feature. Windows: [since, until) as indices into Releases.",
+        "// After and By: where its first release is not established, the keys of the release whose builds lack it",
+        "// (nil: none) and of the release a real build of which has it; nil otherwise.",
         ("type Item struct {\n\tKind    string\n\tValue   uint32\n\tName    string\n\tNames   []string\n"
-         "\tWindows [][2]int\n\tFirstRC []uint64\n\tGPLOnly int8 // 1, 0, or -1: not known\n}"),
+         "\tWindows [][2]int\n\tFirstRC []uint64\n\tGPLOnly int8 // 1, 0, or -1: not known\n"
+         "\tAfter   []uint64\n\tBy      []uint64\n}"),
         "",
         "// Releases every answer rests on, in order.",
         "var Releases = []Release{",
@@ -58,7 +61,8 @@ def render(model: TableModel) -> str:
         names = ", ".join(map(go_string, row.names))
         windows = ", ".join(f"{{{s}, {u}}}" for s, u in row.windows)
         lines.append(f"\t{{{go_string(row.kind)}, {row.value}, {go_string(row.name)}, []string{{{names}}}, "
-                     f"[][2]int{{{windows}}}, {_key(row.first_rc)}, {row.gpl_only}}},")
+                     f"[][2]int{{{windows}}}, {_key(row.first_rc)}, {row.gpl_only}, {_key(row.after)}, "
+                     f"{_key(row.by)}}},")
     lines += ["}", "", "var prefixes = []string{" + ", ".join(go_string(p) for _e, p in ENUM_KINDS.values()) + "}"]
     text = _FUNCTIONS.replace("@FINAL@", str(FINAL)).replace("@AHEAD@", str(PLAUSIBLE_MAJORS_AHEAD))
     return "\n".join(lines) + "\n" + text
@@ -279,8 +283,21 @@ func verdict(key []uint64, item *Item) (string, int) {
 	return "removed", gone
 }
 
+// arrivalVerdict is rules.arrival_verdict: an item that arrived after release after (nil: no bound) and by by,
+// its first release not established; release series (X.Y) are compared.
+func arrivalVerdict(key, after, by []uint64) string {
+	if compare(key[:2], by[:2]) >= 0 {
+		return "available"
+	}
+	if after != nil && compare(key[:2], after[:2]) <= 0 {
+		return "not_yet"
+	}
+	return "unknown"
+}
+
 // Why says whether a kernel has an item: Status is "available", "not_yet", "removed" or "unknown" (no release is
-// known to have it, or the kernel is newer than these tables); Since and Until name the window meant ("": none or
+// known to have it, it arrived between two releases the kernel lies between, or the kernel is newer than these
+// tables); Since and Until name the window meant ("": none or
 // open); Release is the release the kernel was judged as; Approximate says why the answer is not exact.
 type Why struct {
 	Kind, Name, Kernel, Status, Since, Until, Release, Approximate string
@@ -299,6 +316,11 @@ func Explain(item int, kernel string) (Why, error) {
 		why.Release = Releases[index].Name
 	} else {
 		why.Release = fmt.Sprintf("%d.%d", judged[0], judged[1])
+	}
+	if beyond == "" && len(it.Windows) == 0 && it.By != nil {
+		why.Status = arrivalVerdict(judged, it.After, it.By)
+		why.Approximate = approximate
+		return why, nil
 	}
 	if beyond != "" || len(it.Windows) == 0 {
 		why.Status = "unknown"

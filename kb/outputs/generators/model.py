@@ -29,6 +29,9 @@ class Entry:
     first_rc: str | None = None
     gpl_only: bool | None = None
     gpl_carried: bool = False  # gpl_only is mainline's: the tree's own sources do not say
+    # Where the first release is not established: the keys of the release whose builds lack it (None: none) and of
+    # the release a real build of which has it (kb.vocab.rules.arrival_verdict).
+    arrival: tuple[tuple | None, tuple] | None = None
 
     @staticmethod
     def base(key: tuple | None) -> tuple[int, int, int] | None:
@@ -52,6 +55,8 @@ class ItemRow(NamedTuple):
     windows: list[tuple[int, int]]  # release indices, -1: open
     first_rc: tuple | None
     gpl_only: int  # 1, 0, or -1: not known
+    after: tuple | None = None  # an arrival known only within bounds (Entry.arrival): the earlier bound's key
+    by: tuple | None = None  # ... and the later bound's
 
 
 @dataclass
@@ -89,7 +94,8 @@ class TableModel:
         """Every item as the C, Go and Rust tables hold it, in :meth:`ordered` order."""
         return [ItemRow(kind, e.value if isinstance(e.value, int) else 0, e.name,
                         tuple(dict.fromkeys((e.name, *e.names))), self.window_indices(e), self.first_rc_key(e),
-                        {True: 1, False: 0, None: -1}[e.gpl_only]) for kind, e in self.ordered()]
+                        {True: 1, False: 0, None: -1}[e.gpl_only], *(e.arrival or (None, None)))
+                for kind, e in self.ordered()]
 
     def window_indices(self, entry: Entry) -> list[tuple[int, int]]:
         """An entry's windows as indices into :attr:`release_keys` (-1: open)."""
@@ -170,8 +176,15 @@ def _entry(i: queries.ItemRow, mainline: dict) -> Entry | None:
         i.value, i.name, names, i.first_release, i.removed_in,
         tuple((w.since, w.until) for w in i.windows),
         tuple((availability.key_tuple(s), availability.key_tuple(u)) for s, u in i.window_keys),
-        i.first_rc, gpl_only, carried,
+        i.first_rc, gpl_only, carried, _arrival(i),
     )
+
+
+def _arrival(i: queries.ItemRow) -> tuple[tuple | None, tuple] | None:
+    if i.first_release or not i.first_release_by or i.windows:
+        return None
+    after = rules.kernel_key(i.first_release_after, exact=False) if i.first_release_after else None
+    return after, rules.kernel_key(i.first_release_by, exact=False)
 
 
 def _build_facts(conn: sqlite3.Connection, model: TableModel) -> None:

@@ -21,8 +21,9 @@ class Why(NamedTuple):
     \"\"\"Why an item is or is not on a kernel.
 
     status: "available", "not_yet" (its next window starts later), "removed" (its last window closed before the
-    kernel) or "unknown" (no release is known to have it, or the kernel is newer than these tables: *window* is
-    None); window: (since, until) release names, until None while open; release: the release of this tree the kernel
+    kernel) or "unknown" (no release is known to have it, it arrived between two releases and the kernel lies
+    between them, or the kernel is newer than these tables: *window* is None; an item known only to have arrived
+    between two releases is "available" from the later on with *window* None); window: (since, until) release names, until None while open; release: the release of this tree the kernel
     was judged as; approximate: why the answer is not exact (a distribution's build judged by mainline, a kernel
     newer than the tables), else None.
     \"\"\"
@@ -144,6 +145,8 @@ def why(item: Item, kernel: Optional[str] = None, kind: Optional[str] = None) ->
     kind, value, entry = _entry(kind, item)
     judged, index, beyond, approximate = _place(kernel)
     release = RELEASES[index][0] if index is not None else f"{judged[0]}.{judged[1]}"
+    if not beyond and not entry[3] and entry[7]:  # arrived within bounds, its first release not established
+        return Why(kind, value, entry[0], kernel, arrival_verdict(judged, *entry[7]), None, release, approximate)
     if beyond or not entry[3]:
         return Why(kind, value, entry[0], kernel, "unknown", None, release, beyond or approximate)
     first_rc = kernel_key(entry[4], exact=False) if entry[4] else None
@@ -179,7 +182,7 @@ def _rules_source() -> str:
 
 def _entry(e: Entry) -> str:
     return (f"({e.name!r}, {e.first_release!r}, {e.removed_in!r}, {tuple(e.window_keys)!r}, {e.first_rc!r}, "
-            f"{e.gpl_only!r}, {tuple(e.windows)!r})")
+            f"{e.gpl_only!r}, {tuple(e.windows)!r}, {e.arrival!r})")
 
 
 EXPORTED = tuple(sorted(("TREE", "SCHEME", "DATA_VERSION", "HORIZON", "RELEASES", "KINDS", "Why", "lookup", "name_of",

@@ -41,7 +41,10 @@ def render(model: TableModel) -> str:
         "/// One helper, enumerator, kfunc or feature. Windows: [since, until) as indices into RELEASES (-1: open).",
         ("pub struct Item {\n    pub kind: &'static str,\n    pub value: u32,\n    pub name: &'static str,\n"
          "    pub names: &'static [&'static str],\n    pub windows: &'static [(i32, i32)],\n"
-         "    pub first_rc: &'static [u64],\n    /// 1, 0, or -1: not known\n    pub gpl_only: i8,\n}"),
+         "    pub first_rc: &'static [u64],\n    /// 1, 0, or -1: not known\n    pub gpl_only: i8,\n"
+         "    /// Where its first release is not established: the key of the release whose builds lack it (empty:\n"
+         "    /// none) and of the release a real build of which has it (empty: the first release is known).\n"
+         "    pub after: &'static [u64],\n    pub by: &'static [u64],\n}"),
         "",
         "/// The releases every answer rests on, in order.",
         "pub static RELEASES: &[Release] = &[",
@@ -54,7 +57,7 @@ def render(model: TableModel) -> str:
         windows = ", ".join(f"({s}, {u})" for s, u in row.windows)
         lines.append(f"    Item {{ kind: {rust_string(row.kind)}, value: {row.value}, name: {rust_string(row.name)}, "
                      f"names: &[{names}], windows: &[{windows}], first_rc: {_key(row.first_rc)}, "
-                     f"gpl_only: {row.gpl_only} }},")
+                     f"gpl_only: {row.gpl_only}, after: {_key(row.after)}, by: {_key(row.by)} }},")
     lines += ["];", "", "const PREFIXES: &[&str] = &[" + ", ".join(rust_string(p) for _e, p in ENUM_KINDS.values())
               + "];"]
     text = _FUNCTIONS.replace("@FINAL@", str(FINAL)).replace("@AHEAD@", str(PLAUSIBLE_MAJORS_AHEAD))
@@ -245,8 +248,20 @@ fn verdict(key: &[u64], item: &Item) -> (&'static str, Option<usize>) {
     ("removed", gone)
 }
 
+/// rules.arrival_verdict: an item that arrived after release `after` (empty: no bound) and by `by`, its first
+/// release not established; release series (X.Y) are compared.
+fn arrival_verdict(key: &[u64], after: &[u64], by: &[u64]) -> &'static str {
+    if key[..2] >= by[..2] {
+        "available"
+    } else if !after.is_empty() && key[..2] <= after[..2] {
+        "not_yet"
+    } else {
+        "unknown"
+    }
+}
+
 /// Whether a kernel has an item: status "available", "not_yet", "removed" or "unknown" (no release is known to
-/// have it, or the kernel is newer than these tables); since and until name the window meant ("": none or open);
+/// have it, it arrived between two releases the kernel lies between, or the kernel is newer than these tables); since and until name the window meant ("": none or open);
 /// release is the release the kernel was judged as; approximate says why the answer is not exact.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Why {
@@ -270,6 +285,10 @@ pub fn explain(item: usize, kernel: Option<&str>) -> Result<Why, String> {
     };
     let mut why = Why { kind: it.kind, value: it.value, name: it.name, status: "unknown", since: "", until: "",
                         release, approximate: placed.approximate.clone() };
+    if placed.beyond.is_empty() && it.windows.is_empty() && !it.by.is_empty() {
+        why.status = arrival_verdict(&placed.key, it.after, it.by);
+        return Ok(why);
+    }
     if !placed.beyond.is_empty() || it.windows.is_empty() {
         if !placed.beyond.is_empty() {
             why.approximate = placed.beyond;
