@@ -1,5 +1,5 @@
-"""What the generated Go and Rust tables are compared with: the generated Python module's answers, on every helper of
-a tree and a set of kernel release strings, as lines ``kernel number, id, status, since, until, release,
+"""What the generated Go and Rust tables are compared with: the generated Python module's answers, on every helper and
+command of a tree and a set of kernel release strings, as lines ``kernel number, id, status, since, until, release,
 approximate`` (``kernel number, id, error`` for a string that is no kernel release)."""
 
 import importlib.util
@@ -35,15 +35,18 @@ def python_module(path, name):
 def python_answers(module, kernels):
     """The lines the Go and Rust programs print, as the Python module answers."""
     lines = []
+    # Helpers by id; commands as cmd:<value>: they hold an arrival known only within bounds (tests/test_bounded_arrival.py).
+    compared = [("helper", value, str(value)) for value in module.HELPERS]
+    compared += [("cmd", value, f"cmd:{value}") for value in module.ENUMS.get("cmd", ())]
     for number, kernel in enumerate(kernels):
-        for helper in module.HELPERS:
+        for kind, value, label in compared:
             try:
-                why = module.why(helper, kernel, "helper")
+                why = module.why(value, kernel, kind)
             except ValueError:
-                lines.append(f"{number}\t{helper}\terror")
+                lines.append(f"{number}\t{label}\terror")
                 continue
             since, until = why.window or (None, None)
-            lines.append("\t".join([str(number), str(helper), why.status, since or "", until or "", why.release or "",
+            lines.append("\t".join([str(number), label, why.status, since or "", until or "", why.release or "",
                                     why.approximate or ""]))
     return lines
 
@@ -72,7 +75,7 @@ def compared_on_mainline(tmp_path, lang, out, answers):
     module = python_module(generate("python", tmp_path / "mainline.py"), f"{lang}_mainline_tables")
     lines, names = answers(tmp_path, generate(lang, out), MAINLINE_KERNELS)
     expected = python_answers(module, MAINLINE_KERNELS)
-    assert len(expected) == 20 * 212
+    assert len(expected) == 20 * (212 + len(module.ENUMS["cmd"]))
     assert lines == expected
     return names
 

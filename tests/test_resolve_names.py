@@ -120,3 +120,14 @@ def test_the_api_reads_names_as_the_resolver(tmp_path):
         ("fentry", "BPF_TRACE_FENTRY", True), ("bpf_printk", "trace_printk", True)]
     (found,) = api.info("sleepable", db=str(tmp_path / "user.db"))
     assert found.item.value == "verifier.sleepable"
+
+
+def test_the_site_judges_a_bounded_arrival_by_its_bounds(site):
+    """BPF_PROG_ASSOC_STRUCT_OPS arrived after 6.18, by 7.0 (tests/test_bounded_arrival.py): the check form says so."""
+    said = {kernel: check(site, kernel, "BPF_PROG_ASSOC_STRUCT_OPS")[0] for kernel in ("6.18", "6.19", "7.0", "")}
+    assert [said[k]["available"] for k in ("6.18", "6.19", "7.0")] == [0, 0, 1]
+    assert said["6.19"]["why"] == "unknown: arrived between 6.18 and 7.0; the first release is not established"
+    assert said["7.0"]["why"].startswith("available (arrived between 6.18 and 7.0")
+    assert said[""]["first_release"] is None
+    assert said[""]["why"] == ("needs 7.0 or newer to be sure: arrived between 6.18 and 7.0; the first release is not "
+                               "established")

@@ -1,5 +1,5 @@
 """`kbgen tables --lang go`: a Go package (standard library only) that compiles, passes go vet, and answers as the
-Python module does on every helper, for mainline and a distribution tree, on twenty kernel strings."""
+Python module does on every helper and command, for mainline and a distribution tree, on twenty kernel strings."""
 
 import os
 import shutil
@@ -28,15 +28,19 @@ func main() {
 	for scanner.Scan() {
 		kernel := scanner.Text()
 		for i, item := range bpffeatures.Items {
-			if item.Kind != "helper" {
+			if item.Kind != "helper" && item.Kind != "cmd" {
 				continue
+			}
+			id := fmt.Sprint(item.Value)
+			if item.Kind != "helper" {
+				id = item.Kind + ":" + id
 			}
 			why, err := bpffeatures.Explain(i, kernel)
 			if err != nil {
-				fmt.Printf("%d\\t%d\\terror\\n", number, item.Value)
+				fmt.Printf("%d\\t%s\\terror\\n", number, id)
 				continue
 			}
-			fmt.Println(strings.Join([]string{fmt.Sprint(number), fmt.Sprint(item.Value), why.Status, why.Since,
+			fmt.Println(strings.Join([]string{fmt.Sprint(number), id, why.Status, why.Since,
 				why.Until, why.Release, why.Approximate}, "\\t"))
 		}
 		number++

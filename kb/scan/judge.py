@@ -89,6 +89,7 @@ class Verdict:
     reason: str = ""  # what was seen and how it is judged, in words
     guard: str | None = None  # where the code reaches it: "LINUX_KERNEL_VERSION ≥ 5.19" (kb.formats.bpf.guards)
     otherwise: str | None = None  # what the code uses where the guard does not hold
+    arrival: str | None = None  # where the first release is not established: "between 6.12 and 7.2"
 
 
 class Finding:
@@ -450,7 +451,7 @@ class _Judge:
             elif need == LIBBPF_ONLY:
                 status = OK
             found = self.cache[key] = Verdict(kind, value, name, first, status, removed, need, requires, libbpf, rule,
-                                              reason)
+                                              reason, arrival=bounded)
         return found
 
     # -- the parts of an object --

@@ -111,6 +111,10 @@ def _head(report: ObjectReport, kernel: str | None) -> str:
 _COLUMNS = ("section", "where", "uses", "since", "status")
 
 
+def _since(f: Finding) -> str:
+    return f.verdict.first_release or f.verdict.arrival or "-"
+
+
 def _rows(report: ObjectReport, kernel: str | None) -> list[tuple[str, ...]]:
     """Problems and notes site by site, first; what is fine, once per item and section with its count of sites
     (a tracee object calls helpers 34,000 times: the problems must not drown)."""
@@ -118,9 +122,9 @@ def _rows(report: ObjectReport, kernel: str | None) -> list[tuple[str, ...]]:
     for f in report.findings:
         status = _status(f, kernel)
         if status:
-            flagged.append((f.section, _where(f), _what(f), f.verdict.first_release or "-", status))
+            flagged.append((f.section, _where(f), _what(f), _since(f), status))
         else:
-            key = (f.section, _what(f), f.verdict.first_release or "-")
+            key = (f.section, _what(f), _since(f))
             fine[key] = fine.get(key, 0) + f.count
     rows = flagged + [(section, f"{count} site{'s' if count > 1 else ''}", what, since, "")
                       for (section, what, since), count in fine.items()]
@@ -166,7 +170,7 @@ def summary_chunks(result: ScanResult):
 
 
 _VERDICT_FIELDS = ("kind", "id", "name", "first_release", "removed_in", "status", "need", "requires", "libbpf",
-                   "rule", "reason", "guard", "otherwise")
+                   "rule", "reason", "guard", "otherwise", "arrival")
 
 
 class _FindingEncoder:
