@@ -1,14 +1,15 @@
 """The offline probe on a real distribution kernel: a Debian cloud kernel's /boot/vmlinuz, read end to end.
 
     python bench/bench_probe_debian.py [--version 6.1.0-53] [--package NAME] [--image PATH] [--keep DIR]
+                                       [--objects DIR]
 
 Finds the newest ``linux-image-<version>-cloud-amd64`` package apt knows (``apt-cache search``; the
 ``-unsigned`` variant when the signed one is not there), downloads it with ``apt-get download`` into a
 temporary directory, unpacks it with ``dpkg-deb -x``, and times read_kernel_btf, the BTF parse and
 build_items on its ``boot/vmlinuz-*``; ``--package`` names another package (sid's ``linux-binary-<release>``
 holds ``usr/lib/modules/<release>/vmlinuz``); then records it with ``kbgen probe`` (the API) into a temporary
-database and prints how the build compares with mainline at its base release, and scans the test objects
-against it.  Needs apt and dpkg-deb (Debian or Ubuntu) unless --image is given.
+database and prints how the build compares with mainline at its base release, and, with ``--objects``, scans
+the BPF objects of a directory against it.  Needs apt and dpkg-deb (Debian or Ubuntu) unless --image is given.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def fetch_image(package: str, workdir: str) -> str:
     return images[0]
 
 
-def probe(image: str) -> None:
+def probe(image: str, objects: str | None = None) -> None:
     print(f"image: {image} ({os.path.getsize(image) / 1e6:.1f} MB)")
     start = time.perf_counter()
     kernel = read_kernel_btf(image)
@@ -94,13 +95,14 @@ def probe(image: str) -> None:
             print(f"  {items.kfuncs[name].prototype}")
     print(f"time: read_kernel_btf {read - start:.2f} s, parse {parsed - read:.2f} s, build_items {done - parsed:.2f} s, "
           f"total {done - start:.2f} s")
-    record(image)
+    record(image, objects)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS of this process: {peak:.0f} MiB")
 
 
-def record(image: str) -> None:
-    """kbgen probe IMAGE, as a user would run it, into a fresh database; then scan the test objects by it."""
+def record(image: str, objects: str | None = None) -> None:
+    """kbgen probe IMAGE, as a user would run it, into a fresh database; then scan the BPF objects under *objects*
+    (a directory) by it."""
     from kb import api
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,7 +124,8 @@ def record(image: str) -> None:
             print(f"  {label}: {len(rows)} {by_kind or ''} {sample}")
         for warning in result.warnings:
             print(f"  note: {warning}")
-        objects = os.path.join(os.path.dirname(__file__), "..", "tests", "bpf")
+        if not objects:
+            return
         scan = api.scan([objects], tree=c.tree, db=db)
         for report in scan.objects:
             problems = [f"{f.kind} {f.name or f.id} ({f.status})" for f in report.findings if f.status != "ok"]
@@ -136,9 +139,10 @@ def main() -> None:
     parser.add_argument("--package", help="download this package instead (linux-binary-7.2.13+deb14-amd64)")
     parser.add_argument("--image", help="read this image instead of downloading one")
     parser.add_argument("--keep", help="download into this directory and keep it")
+    parser.add_argument("--objects", help="scan the BPF objects under this directory against the probed build")
     args = parser.parse_args()
     if args.image:
-        probe(args.image)
+        probe(args.image, args.objects)
         return
     for tool in ("apt-cache", "apt-get", "dpkg-deb"):
         if shutil.which(tool) is None:
@@ -146,10 +150,10 @@ def main() -> None:
     package = args.package or find_package(args.version)
     if args.keep:
         os.makedirs(args.keep, exist_ok=True)
-        probe(fetch_image(package, args.keep))
+        probe(fetch_image(package, args.keep), args.objects)
         return
     with tempfile.TemporaryDirectory() as workdir:
-        probe(fetch_image(package, workdir))
+        probe(fetch_image(package, workdir), args.objects)
 
 
 if __name__ == "__main__":
