@@ -1,5 +1,5 @@
 """Hostile inputs built byte for byte: decompression bombs in the kernel's codecs and a tar whose member says
-far more bytes than it stores.  Small to build, huge to decompress; shared by the tests and bench/bench_bombs.py.
+far more bytes than it stores.  Small to build, huge to decompress (bench/bench_bombs.py builds its own, larger ones).
 
 The layouts come from the format specifications (RFC 8878 for zstd, GNU tar's old sparse header,
 lib/decompress_unlz4.c), not from the code under test.
