@@ -35,6 +35,9 @@ class Collector(Protocol):
     def collect(self, progress: Progress | None = None) -> Facts:
         """Read the source; raises a KbgenError naming the file, tag or offset on bad input."""
 
+    # May also have start(self) -> None: called on the collector a run reads in its own process, before the run
+    # imports gitpython and forks the others, so that a slow plain-git step can begin at once.
+
 
 # Collectors of a git repository, in the order they run; each says whether the repository is for it.
 REPOSITORY_COLLECTORS = (
@@ -98,6 +101,9 @@ def gather(collectors: list[Collector], progress: Progress | None = None, *, for
 
     A mainline tree is refused releases that are not kernel releases (a libbpf clone) unless *force*.
     """
+    for collector in collectors[:1]:  # the one read here: what it starts runs while the others are forked
+        if hasattr(collector, "start"):
+            collector.start()
     gathered = _side_by_side(collectors, progress) if len(collectors) > 1 else [c.collect(progress) for c in collectors]
     for facts in gathered:
         if facts.tree == MAINLINE and facts.releases and not kernel_like(facts.releases) and not force:

@@ -87,6 +87,7 @@ class GitHistoryCollector:
         self.with_rc = with_rc
         self.source_id = f"{SOURCE_GIT}:{self.repository.label}:{self.path}"
         self._fingerprint: str | None = None  # computed once: before reading anything
+        self._tags: list[_Tag] | None = None  # the release tags, where start() read them
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
@@ -136,6 +137,13 @@ class GitHistoryCollector:
             r.scheme == scheme and not r.is_rc and first is not None and r.key < first for r in left_out)
         return ordered
 
+    def start(self) -> None:
+        """Start listing the header's history now (a plain git process), before the run imports gitpython."""
+        head = self.repository.resolve(self.rev)
+        self._tags = self.release_tags()
+        if self._tags:
+            self.repository.start_revisions([head, *dict.fromkeys(t.ref.commit for t in self._tags)], self.path)
+
     def collect(self, progress: Progress | None = None) -> Facts:
         try:
             return self._collect(progress)
@@ -147,7 +155,7 @@ class GitHistoryCollector:
         fingerprint = self.fingerprint()
         repo = self.repository
         head = repo.resolve(self.rev)
-        tags = self.release_tags()
+        tags = self._tags if self._tags is not None else self.release_tags()
         if not tags:
             what = f"matches {' or '.join(repr(g) for g in self.tags_glob)}" if self.tags_glob else "is a release"
             raise CollectError(f"{repo.path}: no tag {what} (name the release tags with --tags or --tag-pattern)")
