@@ -80,3 +80,13 @@ def test_scan_judges_a_call_by_the_bounds(kernel, status, code):
     fields = [field.strip() for field in rows[0] if field.strip()]
     assert "between 6.12 and 7.2" in fields  # the since column: both bounds, no release shown as exact
     assert (fields[-1] if status else None) == status
+
+
+def test_the_json_tables_carry_both_bounds(tmp_path, user_db):
+    assert run("tables", "--lang", "json", "-o", str(tmp_path)).exit_code == 0
+    document = json.loads((tmp_path / "bpf_features.json").read_text())
+    (command,) = [e for e in document["cmd"] if e["name"] == "BPF_PROG_ASSOC_STRUCT_OPS"]
+    assert (command["first_release"], command["windows"]) == (None, [])
+    assert (command["first_release_after"], command["first_release_by"]) == ("6.18", "7.0")
+    (helper,) = [e for e in document["helper"] if e["id"] == 195]
+    assert (helper["first_release"], helper["first_release_after"], helper["first_release_by"]) == ("5.19", None, None)
