@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import struct
 
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
@@ -21,7 +20,7 @@ from kb.vocab.releases import BUILD_SCHEME
 from kb.vocab.versions import Version, VersionError
 
 RUNNING_KERNEL_BTF = "/sys/kernel/btf/vmlinux"
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: modules read (.BTF_ids first); a build probed before is read again
 MODULES_NOT_READ = "probed without its modules"
 UNTAGGED_KFUNCS = ("this build does not tag its kfuncs (no bpf_kfunc declaration tags in its BTF: kernels before "
                    "6.2-6.4 or pahole before 1.25), so which kfuncs it has is not known")
@@ -29,6 +28,9 @@ UNTAGGED_KFUNCS = ("this build does not tag its kfuncs (no bpf_kfunc declaration
 
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.zst", ".ko.gz")
 MAX_MODULE_SIZE = 256 << 20  # a module file, decompressed (the largest, amdgpu, is ~20 MiB)
+MODULE_JOBS = min(4, os.cpu_count() or 1)  # processes reading one build's module files, one .ko at a time each
+MODULE_CHUNK = 64  # module files a process reads per task: a few hundred ms of work against the hand-over
+MODULE_WARNINGS = 10  # modules not read for one reason, each named; beyond that one line says how many
 
 
 class BuildError(KbgenError):
@@ -44,6 +46,33 @@ def module_name(path: str) -> str:
     return name
 
 
+def module_files(root: str, release: str) -> tuple[str, ...]:
+    """The module files of *release* under a package (or system) root: [usr/]lib/modules/<release>/**.ko[.xz...]."""
+    found: list[str] = []
+    for base in ("lib/modules", "usr/lib/modules"):
+        top = os.path.join(root, base, release)
+        for here, subdirectories, files in os.walk(top):
+            subdirectories.sort()
+            found += [os.path.join(here, f) for f in sorted(files) if f.endswith(MODULE_SUFFIXES)]
+    return tuple(found)
+
+
+def modules_beside(image: str) -> tuple[str, ...]:
+    """The module files of the package root an image lies in: ``ROOT/boot/vmlinu[zx]-<release>`` or
+    ``ROOT/[usr/]lib/modules/<release>/vmlinuz``, its modules under ``ROOT/[usr/]lib/modules/<release>/``
+    (/boot/vmlinuz-$(uname -r) on a system finds /lib/modules/$(uname -r)/); none for an image lying elsewhere."""
+    path = os.path.abspath(image)
+    where, name = os.path.split(path)
+    if os.path.basename(where) == "boot" and name.startswith(("vmlinuz-", "vmlinux-")):
+        return module_files(os.path.dirname(where), name.split("-", 1)[1])
+    modules, release = os.path.split(where)
+    lib = os.path.dirname(modules)
+    if name == "vmlinuz" and os.path.basename(modules) == "modules" and os.path.basename(lib) == "lib":
+        root = os.path.dirname(lib)
+        return module_files(os.path.dirname(root) if os.path.basename(root) == "usr" else root, release)
+    return ()
+
+
 def _live_modules() -> tuple[str, ...]:
     """The running kernel's loaded modules' BTF: every file of /sys/kernel/btf but vmlinux."""
     where = os.path.dirname(RUNNING_KERNEL_BTF)
@@ -54,13 +83,13 @@ def _live_modules() -> tuple[str, ...]:
     return tuple(os.path.join(where, n) for n in names if n != os.path.basename(RUNNING_KERNEL_BTF))
 
 
-def read_module_btf(path: str) -> bytes:
-    """The split BTF of a module: its .ko[.xz|.zst] file's .BTF section, or raw BTF (/sys/kernel/btf/<module>)."""
-    import io
+def read_module_btf(path: str, *, kfunc_sets_only: bool = False) -> bytes | None:
+    """The split BTF of a module: its .ko[.xz|.zst] file's .BTF section, or raw BTF (/sys/kernel/btf/<module>).
 
-    from elftools.common.exceptions import ELFError, ELFParseError
-    from elftools.elf.elffile import ELFFile
-
+    *kfunc_sets_only*: None for a module ELF without a ``.BTF_ids`` section, which registers no kfunc
+    (kb.formats.btf.module says why), so that its BTF is not copied out, let alone parsed.
+    """
+    from kb.formats.btf.module import is_elf, read_module
     from kb.formats.kimage.codecs import codec_of, decompress
     from kb.formats.kimage.errors import FormatError
 
@@ -71,18 +100,42 @@ def read_module_btf(path: str) -> bytes:
     codec = codec_of(data)
     if codec:
         try:
-            data = bytes(decompress(codec, data, MAX_MODULE_SIZE))
+            data = decompress(codec, data, MAX_MODULE_SIZE)
         except FormatError as err:
             raise ValueError(f"{codec}: {err}") from None
-    if not data.startswith(b"\x7fELF"):
-        return data
-    try:
-        section = ELFFile(io.BytesIO(data)).get_section_by_name(".BTF")
-        if section is None:
-            raise ValueError("no .BTF section")
-        return section.data()
-    except (ELFError, ELFParseError, OSError, struct.error) as err:
-        raise ValueError(f"not a readable ELF module: {err}") from None
+    if not is_elf(data):
+        return bytes(data)
+    module = read_module(data, skip_without_kfunc_sets=kfunc_sets_only)
+    return module.btf if module.kfunc_sets or not kfunc_sets_only else None
+
+
+def _read_modules(paths: tuple[str, ...]) -> list[tuple[str, bytes | None, str | None]]:
+    """(path, its BTF or None where it has no kfunc sets, None or why it did not read) of each module."""
+    read = []
+    for path in paths:
+        try:
+            read.append((path, read_module_btf(path, kfunc_sets_only=True), None))
+        except (OSError, ValueError) as err:
+            read.append((path, None, str(err).splitlines()[0] if str(err) else type(err).__name__))
+    return read
+
+
+def _modules_in_parallel(modules: tuple[str, ...]):
+    """_read_modules over *modules*, in MODULE_JOBS processes when the probe runs in the main process (a bulk
+    probe already reads its builds in parallel) and there are enough modules to pay for the processes."""
+    import multiprocessing
+
+    chunks = [modules[at : at + MODULE_CHUNK] for at in range(0, len(modules), MODULE_CHUNK)]
+    if (MODULE_JOBS <= 1 or len(chunks) <= 1 or multiprocessing.parent_process() is not None
+            or "fork" not in multiprocessing.get_all_start_methods()):
+        for chunk in chunks:
+            yield from _read_modules(chunk)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(MODULE_JOBS, mp_context=multiprocessing.get_context("fork")) as pool:
+        for done in pool.map(_read_modules, chunks):  # in order: the first module to name a kfunc keeps it
+            yield from done
 
 
 def _module_kfuncs(kernel, modules: tuple[str, ...], own: dict, warnings: list[str]) -> tuple[dict, int]:
@@ -96,16 +149,27 @@ def _module_kfuncs(kernel, modules: tuple[str, ...], own: dict, warnings: list[s
     base = kernel.parse()
     found: dict = {}
     read = 0
-    for path in modules:
-        try:
-            items = build_items(parse_btf(read_module_btf(path), base=base))
-        except (OSError, ValueError, BTFError) as err:
-            warnings.append(f"{path}: module not read: {str(err).splitlines()[0] if str(err) else type(err).__name__}")
-            continue
-        read += 1
-        for name, kfunc in items.kfuncs.items():
-            if name not in own:
-                found.setdefault(name, (module_name(path), kfunc))
+    unread: dict[str, list[str]] = {}
+    for path, btf, error in _modules_in_parallel(modules):
+        if btf is not None:
+            try:
+                items = build_items(parse_btf(btf, base=base))
+            except BTFError as err:
+                error = str(err).splitlines()[0] if str(err) else type(err).__name__
+            else:
+                for name, kfunc in items.kfuncs.items():
+                    if name not in own:
+                        found.setdefault(name, (module_name(path), kfunc))
+        if error:
+            unread.setdefault(error, []).append(path)
+        else:
+            read += 1
+    for error, paths in unread.items():
+        if len(paths) <= MODULE_WARNINGS:
+            warnings += [f"{path}: module not read: {error}" for path in paths]
+        else:
+            warnings.append(f"{len(paths)} of {len(modules)} module files not read: {error} "
+                            f"({paths[0]}, {paths[1]}, ...)")
     return found, read
 
 
@@ -132,7 +196,7 @@ class BuildBTFCollector:
     reads = "a kernel build's BTF: /sys/kernel/btf/vmlinux, an ELF vmlinux, a vmlinuz/bzImage, a .btf.tar.xz"
 
     def __init__(self, path: str = RUNNING_KERNEL_BTF, *, tree: str | None = None, release: str | None = None,
-                 labels: dict[str, str] | None = None, modules: tuple[str, ...] = ()):
+                 labels: dict[str, str] | None = None, modules: tuple[str, ...] | None = None):
         if not os.path.exists(path):
             raise BuildError(f"{path}: no such file")
         if not os.path.isfile(path):
@@ -143,7 +207,9 @@ class BuildBTFCollector:
         self._digest = None
         self._tree = tree
         self.labels = dict(labels or {})  # distribution, distribution_version, arch, package...: where it comes from
-        self.modules = tuple(modules)  # the build's module files (.ko, .ko.xz, .ko.zst), where its package has them
+        # The build's module files (.ko, .ko.xz, .ko.zst); None: those beside the image (modules_beside), or the
+        # running kernel's loaded modules for its BTF.
+        self.modules = None if modules is None else tuple(modules)
 
     @property
     def tree(self) -> str:
@@ -187,13 +253,30 @@ class BuildBTFCollector:
             return self.kernel.version
         raise BuildError(f"{self.path}: states no kernel release ({self.kernel.container}); give one with --release")
 
+    def module_files(self) -> tuple[str, ...]:
+        if self.modules is None:
+            self.modules = _live_modules() if os.path.abspath(self.path) == RUNNING_KERNEL_BTF else \
+                modules_beside(self.path)
+        return self.modules
+
     def fingerprint(self) -> str:
-        """The build's content digest (with the parser's version and a --release given): a build probed before
-        under this fingerprint has nothing new to say, wherever its file lies now."""
+        """The build's content digest (with the parser's version, a --release given and the module files read): a
+        build probed before under this fingerprint has nothing new to say, wherever its file lies now."""
         digest = hashlib.sha256()
-        for part in (PARSER_VERSION, self.digest(), self._given_release or ""):
+        for part in (PARSER_VERSION, self.digest(), self._given_release or "", *self._modules_seen()):
             digest.update(part.encode() + b"\0")
         return digest.hexdigest()
+
+    def _modules_seen(self) -> list[str]:
+        """Each module file's name and size: the build probed with its modules is not the one probed without (a
+        stat of each, not a digest: a package's modules change with its image, which is digested)."""
+        seen = []
+        for path in self.module_files():
+            try:
+                seen.append(f"{module_name(path)}:{os.path.getsize(path)}")
+            except OSError:
+                seen.append(f"{module_name(path)}:-")
+        return seen
 
     def collect(self, progress=None) -> Facts:
         fingerprint = self.fingerprint()
@@ -209,9 +292,9 @@ class BuildBTFCollector:
             releases=[release], labels=dict(self.labels),
         )
         facts.labels.update(image_sha256=self.digest(), container=kernel.container)
-        modules = self.modules or (_live_modules() if os.path.abspath(self.path) == RUNNING_KERNEL_BTF else ())
-        in_modules, read = _module_kfuncs(kernel, modules, found.kfuncs, facts.warnings) if found.kfuncs_tagged \
-            else ({}, 0)
+        modules = self.module_files()
+        # Read even where the build tags no kfunc: modules=yes then says its modules were looked at, not left out.
+        in_modules, read = _module_kfuncs(kernel, modules, found.kfuncs, facts.warnings)
         if read:
             facts.labels["modules"] = "yes"
         elif not self.labels.get("modules"):
@@ -219,6 +302,10 @@ class BuildBTFCollector:
         if modules and not read:
             facts.warnings.append(f"{MODULES_NOT_READ}: {len(modules)} module files beside the image did not read, so "
                                   "what modules register (kfuncs of nf_conntrack, tcp_bbr...) is not listed")
+        elif not modules and found.kfuncs_tagged and not self.labels.get("modules"):
+            facts.warnings.append(f"{MODULES_NOT_READ}: no module files beside the image (probe the extracted "
+                                  "package's root, or the image in its boot/), so the kfuncs modules register "
+                                  "(nf_conntrack, tcp_bbr...) are not listed, and some that mainline has may be there")
         window = [Window(release.version)]
         for kind, members in found.by_kind().items():
             by_value: dict[int, list[str]] = {}  # in enum order, first names first
@@ -256,6 +343,12 @@ class LiveProbeCollector:
         self.tree = tree or self.release
         self.names = names  # {kind: {name: value}} to probe; default: what the running kernel's BTF declares
         self.source_id = f"live:{os.uname().nodename}"
+
+    def module_files(self) -> tuple[str, ...]:
+        if self.modules is None:
+            self.modules = _live_modules() if os.path.abspath(self.path) == RUNNING_KERNEL_BTF else \
+                modules_beside(self.path)
+        return self.modules
 
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{PARSER_VERSION}\0{self.release}\0{os.uname().version}".encode()).hexdigest()

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from collectors.build import MODULE_SUFFIXES, BuildBTFCollector, BuildError
+from collectors.build import BuildBTFCollector, BuildError, module_files, modules_beside
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import Facts, Item, ItemName, Source, Window
 
@@ -56,7 +56,7 @@ def find(sources: list[str]) -> list[FoundBuild]:
 
 
 def _file(path: str, root: str | None) -> FoundBuild:
-    return FoundBuild(path, _btfhub_labels(path, root))
+    return FoundBuild(path, _btfhub_labels(path, root), modules_beside(path))
 
 
 def _btfhub_labels(path: str, root: str | None) -> dict[str, str]:
@@ -93,16 +93,6 @@ def _in_directory(directory: str) -> list[FoundBuild]:
         subdirectories[:] = [d for d in subdirectories if d not in roots and not d.startswith(".")]
         found += [_file(os.path.join(here, name), directory) for name in sorted(files) if _IMAGE_NAME.search(name)]
     return found
-
-
-def module_files(root: str, release: str) -> tuple[str, ...]:
-    found: list[str] = []
-    for base in ("lib/modules", "usr/lib/modules"):
-        top = os.path.join(root, base, release)
-        for here, subdirectories, files in os.walk(top):
-            subdirectories.sort()
-            found += [os.path.join(here, f) for f in sorted(files) if f.endswith(MODULE_SUFFIXES)]
-    return tuple(found)
 
 
 def _control(root: str) -> dict[str, str]:

@@ -55,3 +55,10 @@ KIND_DATA = {
     enums.KIND_DECL_TAG: (DECL_TAG_DATA, False),
     enums.KIND_ENUM64: (ENUM64_VALUE, True),
 }
+
+# A kernel module's ELF (kb.formats.btf.module): ELF64's headers are kb.formats.bpf.structs'; a 32-bit kernel's
+# modules are ELF32.  Elf32_Ehdr after e_ident: e_type, e_machine, e_version, e_entry, e_phoff, e_shoff, e_flags,
+# e_ehsize, e_phentsize, e_phnum, e_shentsize, e_shnum, e_shstrndx
+ELF32_HEADER = "16xHHIIIIIHHHHHH"
+# Elf32_Shdr: sh_name, sh_type, sh_flags, sh_addr, sh_offset, sh_size, sh_link, sh_info, sh_addralign, sh_entsize
+ELF32_SECTION_HEADER = "IIIIIIIIII"
