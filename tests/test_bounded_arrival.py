@@ -90,3 +90,14 @@ def test_the_json_tables_carry_both_bounds(tmp_path, user_db):
     assert (command["first_release_after"], command["first_release_by"]) == ("6.18", "7.0")
     (helper,) = [e for e in document["helper"] if e["id"] == 195]
     assert (helper["first_release"], helper["first_release_after"], helper["first_release_by"]) == ("5.19", None, None)
+
+
+def test_diff_lists_a_bounded_arrival_with_its_bounds(user_db):
+    lines = run("diff", "6.18", "7.0").stdout.splitlines()
+    (line,) = [line for line in lines if "BPF_PROG_ASSOC_STRUCT_OPS" in line]
+    assert line.split() == ["between", "6.18", "and", "7.0", "cmd", "38", "BPF_PROG_ASSOC_STRUCT_OPS"]
+    assert lines.index(line) > max(n for n, text in enumerate(lines) if text.startswith("6.19 "))  # by 7.0
+    document = json.loads(run("diff", "6.18", "7.0", "--format", "json").stdout)
+    (change,) = [c for c in document["arrived"] if c["name"] == "BPF_PROG_ASSOC_STRUCT_OPS"]
+    assert (change["release"], change["arrival"]) == (None, "between 6.18 and 7.0")
+    assert not any("BPF_PROG_ASSOC_STRUCT_OPS" in text for text in run("diff", "7.0", "7.1").stdout.splitlines())

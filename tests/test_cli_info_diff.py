@@ -114,8 +114,8 @@ def test_diff_as_json_and_beyond_the_knowledge_base(user_db):
 
     document = json.loads(run("diff", "6.17", "6.18", "--format", "json").stdout)
     assert (document["tree"], document["old"], document["new"]) == ("mainline", "6.17", "6.18")
-    assert {"release": "6.18", "kind": "kfunc", "id": "bpf_stream_vprintk", "name": "bpf_stream_vprintk"} in \
-        document["removed"]
+    assert {"release": "6.18", "arrival": None, "kind": "kfunc", "id": "bpf_stream_vprintk",
+            "name": "bpf_stream_vprintk"} in document["removed"]
     assert all(change["release"] == "6.18" for change in document["arrived"])
     for newer in ("7.9", "99.0"):
         refused = run("diff", "5.15", newer)

@@ -73,7 +73,7 @@ def diff(result) -> str:
             continue
         table = render_table(
             ["release", "kind", "id", "name"],
-            [[c.release, c.item.kind, "" if isinstance(c.item.value, str) else c.item.value, c.item.name]
+            [[c.release or c.arrival, c.item.kind, "" if isinstance(c.item.value, str) else c.item.value, c.item.name]
              for c in changes],
         )
         out.append(table + f"{len(changes)} items {label} in {result.tree} after {result.old} up to {result.new}\n")
@@ -159,7 +159,8 @@ def probe_json(result) -> str:
 
 def _change(change) -> dict:
     item = change.item
-    return {"release": change.release, "kind": item.kind, "id": item.value, "name": item.name}
+    return {"release": change.release, "arrival": change.arrival, "kind": item.kind, "id": item.value,
+            "name": item.name}
 
 
 def diff_json(result) -> str:

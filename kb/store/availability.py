@@ -236,6 +236,7 @@ def judge(item: queries.ItemRow, where: Target) -> Verdict:
 class Change:
     item: queries.ItemRow
     release: str | None  # where it arrived (the start of the window NEW is in) or went (the end of OLD's window)
+    arrival: str | None = None  # where the first release is not established: "between 6.18 and 7.0"
 
 
 def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[list[Change], list[Change]]:
@@ -248,11 +249,13 @@ def between(conn: sqlite3.Connection, tree: str, old: str, new: str) -> tuple[li
     for item in queries.items(conn, tree):
         before, after = judge(item, low), judge(item, high)
         if after.available and not before.available:
-            arrived.append(Change(item, after.since))
+            arrived.append(Change(item, after.since, after.arrival))
         elif before.available and not after.available:
             removed.append(Change(item, after.removed_in))
 
     def order(change: Change) -> tuple:
-        return (rules.kernel_key(change.release) if change.release else (), queries.kind_order(change.item))
+        # An arrival known only within bounds sorts by its later bound: the release that surely has it.
+        release = change.release or (change.item.first_release_by if change.arrival else None)
+        return (rules.kernel_key(release) if release else (), queries.kind_order(change.item))
 
     return sorted(arrived, key=order), sorted(removed, key=order)
