@@ -131,3 +131,6 @@ def test_the_site_judges_a_bounded_arrival_by_its_bounds(site):
     assert said[""]["first_release"] is None
     assert said[""]["why"] == ("needs 7.0 or newer to be sure: arrived between 6.18 and 7.0; the first release is not "
                                "established")
+    changes = get(site, "/kb/diff.json?from=6.18&to=7.0").json()["arrived"]
+    assert [(c["release"], c["arrival"]) for c in changes if c["name"] == "BPF_PROG_ASSOC_STRUCT_OPS"] == [
+        (None, "between 6.18 and 7.0")]

@@ -51,7 +51,8 @@ def diff(conn: sqlite3.Connection, old: str, new: str) -> dict:
 
     def rows(changes):
         return [{"kind": c.item.kind, "kind_words": KINDS[c.item.kind].word, "id": c.item.value,
-                 "name": resolve.display_name(c.item), "release": c.release, "first_release": c.item.first_release}
+                 "name": resolve.display_name(c.item), "release": c.release, "arrival": c.arrival,
+                 "first_release": c.item.first_release}
                 for c in changes]
 
     answer.update(arrived=rows(arrived), removed=rows(removed))
