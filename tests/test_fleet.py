@@ -25,7 +25,7 @@ def test_every_build_is_a_tree_named_by_its_uname_with_its_package(builds):
                                        "modules_package", "modules")} == {
         "distribution": "debian", "distribution_version": "sid", "arch": "amd64",
         "package": "linux-binary-7.2.13+deb14-amd64", "package_version": "7.2.13-1",
-        "modules_package": "linux-modules-7.2.13+deb14-amd64", "modules": "probed without its modules"}
+        "modules_package": "linux-modules-7.2.13+deb14-amd64", "modules": "yes"}
     assert len(sid.labels["package_sha256"]) == 64 and sid.source.revision == "sha256:" + sid.labels["package_sha256"]
     assert {b.labels["arch"] for b in builds.values()} >= {"amd64", "arm64", "riscv64"}
     assert {b.releases[0].base.rsplit(".", 1)[0] if b.releases[0].base.count(".") > 1 else b.releases[0].base
@@ -43,6 +43,26 @@ def test_the_exact_item_sets(builds):
     storage = next(i for i in builds["6.12.118+deb13-amd64"].items if (i.kind, i.value) == ("map_type", 19))
     assert [(n.name, n.is_alias) for n in storage.names] == [("BPF_MAP_TYPE_CGROUP_STORAGE", False),
                                                              ("BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED", True)]
+
+
+def test_the_kfuncs_modules_register_are_in_their_module_never_lacking(builds):
+    """Debian's 6.12 and 7.2 builds were read with their modules: nf_conntrack's, tcp_bbr's kfuncs... are the
+    build's, noted with their module; 5.10's modules have no BTF (it came in 5.11), so those builds say so."""
+    from kb.outputs.compare import compare
+
+    notes = {i.value: i.note for i in builds["6.12.118+deb13-amd64"].items if i.kind == "kfunc"}
+    assert {name: notes[name] for name in ("bpf_ct_release", "bpf_ct_set_nat_info", "bbr_init", "dctcp_init",
+                                           "bpf_skb_set_xfrm_info", "bpf_skb_set_fou_encap", "bpf_task_acquire")} == {
+        "bpf_ct_release": "in module nf_conntrack", "bpf_ct_set_nat_info": "in module nf_nat",
+        "bbr_init": "in module tcp_bbr", "dctcp_init": "in module tcp_dctcp",
+        "bpf_skb_set_xfrm_info": "in module xfrm_interface", "bpf_skb_set_fou_encap": "in module fou",
+        "bpf_task_acquire": None}
+    comparison = compare(api.open_kb(), "6.12.118+deb13-amd64")
+    in_modules = {d.name for d in comparison.in_modules}
+    assert {"bpf_ct_release", "bpf_skb_ct_lookup", "bbr_init", "dctcp_init"} <= in_modules
+    assert not in_modules & {d.name for d in comparison.lacking}
+    assert {b.labels["modules"] for b in builds.values() if b.releases[0].base.startswith(("6.", "7."))} == {"yes"}
+    assert builds["5.10.0-46-amd64"].labels["modules"] == "probed without its modules"
 
 
 def test_the_fleet_is_compact():
@@ -107,7 +127,9 @@ def test_dump_and_load_give_the_same_builds(tmp_path):
                                     Item("map_type", 19, "BPF_MAP_TYPE_CGROUP_STORAGE",
                                          names=[ItemName("BPF_MAP_TYPE_CGROUP_STORAGE"),
                                                 ItemName("BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED", is_alias=True)]),
-                                    Item("kfunc", "bpf_new", "bpf_new", signature="int bpf_new(void)")], True)
+                                    Item("kfunc", "bpf_new", "bpf_new", signature="int bpf_new(void)"),
+                                    Item("kfunc", "bpf_ct_release", "bpf_ct_release", note="in module nf_conntrack",
+                                         signature="void bpf_ct_release(struct nf_conn *nfct)")], True)
     new = _build("7.2.1-1-amd64", [Item("helper", 1, "map_lookup_elem"), Item("map_type", 40, "BPF_MAP_TYPE_NEW"),
                                    Item("kfunc", "bpf_new", "bpf_new", signature="int bpf_new(int)")], True)
     shipped.dump_fleet([new, old], str(tmp_path))
@@ -116,12 +138,14 @@ def test_dump_and_load_give_the_same_builds(tmp_path):
     items = {(i.kind, i.value): i for i in loaded["6.12.1-1-amd64"].items}
     assert [n.name for n in items[("map_type", 19)].names] == ["BPF_MAP_TYPE_CGROUP_STORAGE",
                                                                "BPF_MAP_TYPE_CGROUP_STORAGE_DEPRECATED"]
-    assert items[("kfunc", "bpf_new")].signature == "int bpf_new(void)"
+    assert items[("kfunc", "bpf_new")].signature == "int bpf_new(void)" and items[("kfunc", "bpf_new")].note is None
+    assert items[("kfunc", "bpf_ct_release")].note == "in module nf_conntrack"
     assert items[("helper", 1)].windows == [Window("6.12.1-1-amd64")]
     newer = {(i.kind, i.value): i for i in loaded["7.2.1-1-amd64"].items}
     assert newer[("kfunc", "bpf_new")].signature == "int bpf_new(int)" and ("map_type", 40) in newer
     text = (tmp_path / "fleet" / "items.tsv").read_text()
-    assert "helper\t1\tmap_lookup_elem\t0\t\t0-1\n" in text
+    assert "helper\t1\tmap_lookup_elem\t0\t\t\t0-1\n" in text
+    assert "kfunc\tbpf_ct_release\tbpf_ct_release\t0\tvoid bpf_ct_release(struct nf_conn *nfct)\tnf_conntrack\t0\n" in text
     assert loaded["7.2.1-1-amd64"].labels["package_sha256"] == "ab" * 32
     shipped.dump_fleet([old, new], str(tmp_path / "again"))
     assert (tmp_path / "again" / "fleet" / "items.tsv").read_text() == text  # order-independent, reproducible

@@ -18,6 +18,7 @@ from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import (
     AS_DOCUMENTED,
+    IN_MODULE,
     Disagreement,
     Facts,
     HelperDoc,
@@ -93,14 +94,15 @@ FLEET_FILES = {
     "builds": ("build", "base", "distribution", "distribution_version", "arch", "package", "package_version",
                "package_sha256", "modules_package", "modules_package_sha256", "modules", "kfuncs_tagged",
                "image_sha256", "container"),
-    "items": ("kind", "value", "name", "is_alias", "signature", "builds"),
+    "items": ("kind", "value", "name", "is_alias", "signature", "module", "builds"),
 }
 _FLEET_HEADERS = {
     "builds": "Real distribution builds, one per row (the row's place, from 0, is its number in items.tsv): its uname -r, "
     "mainline base, labels, the package it came in (name, version, sha256 of the .deb; the modules' package where "
     "separate), whether its modules were read, whether its BTF tags kfuncs, the sha256 of the image read.",
     "items": "Every helper, enumerator and tagged kfunc of the builds: kind, value, the name, 1 for a second spelling of "
-    "the value, a kfunc's prototype, and the builds that have exactly this (numbers of builds.tsv rows, as ranges).",
+    "the value, a kfunc's prototype, the module that registers it (empty: vmlinux), and the builds that have exactly this "
+    "(numbers of builds.tsv rows, as ranges).",
 }
 
 
@@ -265,7 +267,7 @@ def dump_fleet(builds: list[Facts], directory: str) -> list[str]:
         for item in facts.items:
             for position, name in enumerate(item.names or [ItemName(item.name)]):
                 key = (item.kind, item.value, name.name, int(position > 0),
-                       item.signature if position == 0 else None)
+                       item.signature if position == 0 else None, _module(item))
                 having.setdefault(key, []).append(number)
     item_rows = [(*key, _ranges(numbers)) for key, numbers in sorted(
         having.items(), key=lambda entry: (*_value_key(entry[0][0], entry[0][1]), entry[0][3], entry[0][2],
@@ -276,6 +278,12 @@ def dump_fleet(builds: list[Facts], directory: str) -> list[str]:
              os.path.join(base, "items.tsv"): _fleet_tsv("items", item_rows)}
     write_all_atomic(files)
     return list(files)
+
+
+def _module(item: Item) -> str | None:
+    """The module a build's item is in (its note "in module nf_conntrack"), None for vmlinux's."""
+    note = item.note or ""
+    return note[len(IN_MODULE) + 1:] if note.startswith(f"{IN_MODULE} ") else None
 
 
 def _fleet_tsv(name: str, rows) -> str:
@@ -317,7 +325,8 @@ def load_fleet(directory: str | Path | None = None) -> list[Facts]:
             uname = builds[build].tree
             item = items[build].get((kind, value))
             if item is None:
-                item = items[build][(kind, value)] = Item(kind, value, row["name"], uname, windows=[Window(uname)])
+                item = items[build][(kind, value)] = Item(kind, value, row["name"], uname, windows=[Window(uname)],
+                                                          note=row["module"] and f"{IN_MODULE} {row['module']}")
             if row["is_alias"] == "1":
                 item.names.append(ItemName(row["name"], is_alias=True))
             else:
