@@ -1,5 +1,9 @@
+import fcntl
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -104,7 +108,44 @@ def real_header():
         return handle.read()
 
 
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path_factory, monkeypatch):
-    """Each test session keeps its knowledge-base cache to itself."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+@pytest.fixture(scope="session")
+def shared(tmp_path_factory):
+    """shared(name, make): the file or directory *name*, made by make(path) once per run, by whichever pytest-xdist
+    worker asks first (the others wait for it).  For expensive inputs tests read and never change: a published site,
+    a user database, the shipped knowledge base's cache."""
+    base = tmp_path_factory.getbasetemp()
+    # Each xdist worker's base temp is a directory of the run's; without xdist the run has the one.
+    directory = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared"
+    directory.mkdir(exist_ok=True)
+
+    def made(name, make):
+        path = directory / name
+        with open(directory / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not path.exists():
+                staging = Path(tempfile.mkdtemp(prefix=f"{name}.", dir=directory))
+                make(staging / name)
+                os.replace(staging / name, path)  # whole or not at all, should make fail
+        return path
+
+    return made
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(shared, tmp_path_factory):
+    """Each worker keeps its knowledge-base cache to itself (tests damage it), set for the whole session so that
+    module fixtures and the commands tests start use it too; it starts with the shipped knowledge base, built once
+    per run (what every command of a missing user database reads first)."""
+    from kb.store import kbase
+
+    def build(path):
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("XDG_CACHE_HOME", str(path))
+            env.delenv("KBGEN_NO_CACHE", raising=False)
+            kbase.open_kb(None)
+
+    home = tmp_path_factory.getbasetemp() / "cache"
+    shutil.copytree(shared("cache", build), home)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("XDG_CACHE_HOME", str(home))
+        yield home

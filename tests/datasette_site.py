@@ -4,7 +4,9 @@ written as facts; the crawler of internal links is kb.site.crawl."""
 from __future__ import annotations
 
 import asyncio
+import functools
 
+from kb import api
 from kb.site import serve
 from kb.store import database, kbase, queries
 from kb.vocab import rules
@@ -37,8 +39,9 @@ def get(ds, path):
     return asyncio.run(ds.client.get(path))
 
 
+@functools.cache
 def mainline_items():
-    return queries.items(kbase.build(None), MAINLINE)
+    return tuple(queries.items(kbase.build(None), MAINLINE))
 
 
 def build_facts() -> Facts:
@@ -86,3 +89,19 @@ def write_user_db(path, *all_facts: Facts) -> str:
             database.write_facts(conn, facts)
     conn.close()
     return str(path)
+
+
+def build_user_db(shared) -> str:
+    """A user database holding the probed build (made once per run; tests read it)."""
+    return str(shared("build-user.db", lambda path: write_user_db(path, build_facts())))
+
+
+def published(shared, name: str, db: str | None = None, tree: str | None = None):
+    """The site of *db*'s knowledge base (the shipped one alone where None) showing *tree*, published once per run."""
+
+    def publish(directory):
+        directory.mkdir()  # the file's name is the database's in Datasette's paths: /kb/...
+        assert api.publish(str(directory / "kb.db"), db=db or str(directory / "no-user.db"), tree=tree) == (
+            tree or MAINLINE)
+
+    return shared(name, publish) / "kb.db"

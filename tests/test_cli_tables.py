@@ -76,7 +76,6 @@ def test_unwritable_output_leaves_no_partial_file(user_db, tmp_path):
 def test_failure_on_the_second_file_writes_neither(user_db, tmp_path, monkeypatch):
     from kb.formats import atomic
 
-    monkeypatch.setenv("KBGEN_NO_CACHE", "1")
     out = tmp_path / "out"
     out.mkdir()
     real_replace = os.replace
@@ -107,7 +106,6 @@ def test_corrupt_database(tmp_path):
 def test_failure_midway_through_the_set_is_finished_by_the_next_run(user_db, tmp_path, monkeypatch):
     from kb.formats import atomic
 
-    monkeypatch.setenv("KBGEN_NO_CACHE", "1")
     out = tmp_path / "out"
     real_replace = os.replace
     calls = []

@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from datasette_site import BUILD_RELEASE, build_facts, write_user_db
+from datasette_site import BUILD_RELEASE, build_user_db
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -34,14 +34,12 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(shared):
     """`kbgen serve` on loopback, with a probed build in the user's database."""
-    tmp = tmp_path_factory.mktemp("browser")
-    db = write_user_db(tmp / "user.db", build_facts())
+    db = build_user_db(shared)
     port = free_port()
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp / "cache"))
     proc = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--db", db], cwd=ROOT,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:

@@ -16,6 +16,7 @@ from datasette_site import (
     datasette_for,
     distro_facts,
     get,
+    published,
     write_user_db,
 )
 
@@ -27,23 +28,19 @@ from kb.vocab.versions import Version
 
 
 @pytest.fixture(scope="module")
-def user_db(tmp_path_factory):
-    return write_user_db(tmp_path_factory.mktemp("site") / "user.db", build_facts(), distro_facts())
+def user_db(shared):
+    return str(shared("site-user.db", lambda path: write_user_db(path, build_facts(), distro_facts())))
 
 
 @pytest.fixture(scope="module")
-def site(user_db, tmp_path_factory):
+def site(user_db, shared):
     """The site of the mainline tree, with a probed build and a distribution tree beside it."""
-    path = tmp_path_factory.mktemp("pub") / "kb.db"
-    assert api.publish(str(path), db=user_db) == "mainline"
-    return datasette_for(path)
+    return datasette_for(published(shared, "site", user_db))
 
 
 @pytest.fixture(scope="module")
-def distro_site(user_db, tmp_path_factory):
-    path = tmp_path_factory.mktemp("pub-distro") / "kb.db"
-    assert api.publish(str(path), db=user_db, tree=DISTRO_TREE) == DISTRO_TREE
-    return datasette_for(path)
+def distro_site(user_db, shared):
+    return datasette_for(published(shared, "site-distro", user_db, tree=DISTRO_TREE))
 
 
 def rows(ds, path, **params):

@@ -198,8 +198,7 @@ def test_a_full_disk_during_probe_leaves_the_database_as_it_was(tmp_path, reques
 
     def probe(path, limit=0):
         return subprocess.run([sys.executable, "-c", _LIMITED, str(limit), "probe", str(path), "--release",
-                               "6.1.0-1-amd64", "--db", str(db)], capture_output=True, text=True, check=False,
-                              env=dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
+                               "6.1.0-1-amd64", "--db", str(db)], capture_output=True, text=True, check=False)
 
     assert probe(small).returncode == 0
     before = db.read_bytes()

@@ -15,6 +15,7 @@ def export(db):
 
 
 def test_cache_is_used_and_follows_the_user_database(history, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # written by this test, not the session's
     db = tmp_path / "kb.db"
     first = export(db)
     cache = kbase._cache_path(str(db))

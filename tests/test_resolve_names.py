@@ -4,7 +4,7 @@ client), the Python API and the resolver itself, on the shipped knowledge base."
 from urllib.parse import urlencode
 
 import pytest
-from datasette_site import datasette_for, get
+from datasette_site import datasette_for, get, published
 
 from kb import api
 from kb.store import kbase, resolve
@@ -17,10 +17,8 @@ def names():
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    path = tmp_path_factory.mktemp("resolve") / "kb.db"
-    api.publish(str(path), db=str(path.parent / "user.db"))
-    return datasette_for(path)
+def site(shared):
+    return datasette_for(published(shared, "shipped-site"))
 
 
 def check(ds, kernel, items):

@@ -11,23 +11,14 @@ import urllib.request
 
 import pytest
 from click.testing import CliRunner
-from datasette_site import datasette_for, get
+from datasette_site import datasette_for, get, published
 
 from kb.cli import cli
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    path = tmp_path_factory.mktemp("serve") / "kb.db"
-    from kb import api
-
-    assert api.publish(str(path), db=str(path.parent / "no-user.db")) == "mainline"
-    return path
-
-
-@pytest.fixture(scope="module")
-def datasette(published):
-    return datasette_for(published)
+def datasette(shared):
+    return datasette_for(published(shared, "shipped-site"))
 
 
 def get_json(ds, path):

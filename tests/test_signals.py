@@ -26,7 +26,7 @@ def many_objects(tmp_path):
 
 
 def start_scan(tmp_path, objects, output):
-    env = dict(os.environ, KBGEN_DB=str(tmp_path / "kb.db"), XDG_CACHE_HOME=str(tmp_path / "cache"))
+    env = dict(os.environ, KBGEN_DB=str(tmp_path / "kb.db"))
     return subprocess.Popen([sys.executable, "-m", "kb", "scan", str(objects), "--format", "sarif", "-o", str(output)],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -95,11 +95,10 @@ def test_a_signal_during_the_database_write_rolls_it_back(tmp_path, signum, stat
     (tmp_path / "small.btf").write_bytes(build(10))
     (tmp_path / "large.btf").write_bytes(build(5000))
     db = tmp_path / "kb.db"
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
 
     def probe(name, release):
         return subprocess.Popen([sys.executable, "-m", "kb", "probe", str(tmp_path / name), "--release", release,
-                                 "--db", str(db)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                 "--db", str(db)], cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
 
     assert probe("small.btf", "6.1.0-1-amd64").wait(timeout=120) == 0

@@ -7,22 +7,19 @@ import re
 from urllib.parse import urlencode
 
 import pytest
-from datasette_site import BUILD_RELEASE, build_facts, datasette_for, get, write_user_db
+from datasette_site import BUILD_RELEASE, build_user_db, datasette_for, get, published
 
-from kb import api
 from kb.store import availability, kbase
 
 
 @pytest.fixture(scope="module")
-def user_db(tmp_path_factory):
-    return write_user_db(tmp_path_factory.mktemp("pages") / "user.db", build_facts())
+def user_db(shared):
+    return build_user_db(shared)
 
 
 @pytest.fixture(scope="module")
-def site(user_db, tmp_path_factory):
-    path = tmp_path_factory.mktemp("pages-pub") / "kb.db"
-    api.publish(str(path), db=user_db)
-    return datasette_for(path)
+def site(user_db, shared):
+    return datasette_for(published(shared, "build-site", user_db))
 
 
 def ok(ds, path):

@@ -5,16 +5,12 @@ security headers.  Through Datasette's own client."""
 import sys
 
 import pytest
-from datasette_site import datasette_for, get
+from datasette_site import datasette_for, get, published
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    from kb import api
-
-    path = tmp_path_factory.mktemp("robust") / "kb.db"
-    api.publish(str(path), db=str(path.parent / "no-user.db"))
-    return datasette_for(path)
+def site(shared):
+    return datasette_for(published(shared, "shipped-site"))
 
 
 def post(ds, path):
