@@ -49,8 +49,10 @@ def _from_cache(path: str, key: str, remove: bool = True) -> sqlite3.Connection 
             data = handle.read()
     except OSError:
         return None
-    payload = data[len(_CACHE_MAGIC) + _DIGEST:]
-    whole = data.startswith(_CACHE_MAGIC) and hashlib.sha256(payload).digest() == data[len(_CACHE_MAGIC):][:_DIGEST]
+    # A view, not a copy: the cache is megabytes, and every reading command reads it.
+    payload = memoryview(data)[len(_CACHE_MAGIC) + _DIGEST:]
+    whole = (data.startswith(_CACHE_MAGIC)
+             and hashlib.sha256(payload).digest() == data[len(_CACHE_MAGIC):len(_CACHE_MAGIC) + _DIGEST])
     conn = None
     if whole:
         try:
