@@ -10,6 +10,12 @@ Prints per build: seconds, peak RSS, module files, modules read, vmlinux kfuncs,
 ``--full`` also reads every module's BTF whole, the way the probe did before it skipped modules that cannot
 register kfuncs (no ``.BTF_ids`` section), and says whether both reads find exactly the same module kfuncs
 (name, module and prototype).
+
+Figures (2 CPUs, load ~3-4 from other work; seconds include reading the image):
+sid 7.2.13 amd64 (4216 .ko.xz): 19.3 s before (every module's BTF parsed, pyelftools), 9.5 s reading only the
+section table of modules without .BTF_ids (--jobs 1), 5.3 s in 2 processes; trixie 6.12.118 amd64 (4230
+.ko.xz): 16.6 s, 8.6 s, 7.9 s; peak RSS 168 and 157 MiB throughout (the decompressed image's); the same 31 and 30
+module kfuncs as the full read (--full).  What is left is xz: decompressing every module to reach its section table.
 """
 
 from __future__ import annotations

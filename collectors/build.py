@@ -253,10 +253,12 @@ class BuildBTFCollector:
             return self.kernel.version
         raise BuildError(f"{self.path}: states no kernel release ({self.kernel.container}); give one with --release")
 
+    def _running(self) -> bool:
+        return os.path.abspath(self.path) == RUNNING_KERNEL_BTF
+
     def module_files(self) -> tuple[str, ...]:
         if self.modules is None:
-            self.modules = _live_modules() if os.path.abspath(self.path) == RUNNING_KERNEL_BTF else \
-                modules_beside(self.path)
+            self.modules = _live_modules() if self._running() else modules_beside(self.path)
         return self.modules
 
     def fingerprint(self) -> str:
@@ -303,9 +305,10 @@ class BuildBTFCollector:
             facts.warnings.append(f"{MODULES_NOT_READ}: {len(modules)} module files beside the image did not read, so "
                                   "what modules register (kfuncs of nf_conntrack, tcp_bbr...) is not listed")
         elif not modules and found.kfuncs_tagged and not self.labels.get("modules"):
-            facts.warnings.append(f"{MODULES_NOT_READ}: no module files beside the image (probe the extracted "
-                                  "package's root, or the image in its boot/), so the kfuncs modules register "
-                                  "(nf_conntrack, tcp_bbr...) are not listed, and some that mainline has may be there")
+            where = ("no module is loaded (no module BTF in /sys/kernel/btf)" if self._running() else
+                     "no module files beside the image (probe the extracted package's root, or the image in its boot/)")
+            facts.warnings.append(f"{MODULES_NOT_READ}: {where}, so the kfuncs modules register (nf_conntrack, "
+                                  "tcp_bbr...) are not listed, and some that mainline has may be there")
         window = [Window(release.version)]
         for kind, members in found.by_kind().items():
             by_value: dict[int, list[str]] = {}  # in enum order, first names first
@@ -344,10 +347,12 @@ class LiveProbeCollector:
         self.names = names  # {kind: {name: value}} to probe; default: what the running kernel's BTF declares
         self.source_id = f"live:{os.uname().nodename}"
 
+    def _running(self) -> bool:
+        return os.path.abspath(self.path) == RUNNING_KERNEL_BTF
+
     def module_files(self) -> tuple[str, ...]:
         if self.modules is None:
-            self.modules = _live_modules() if os.path.abspath(self.path) == RUNNING_KERNEL_BTF else \
-                modules_beside(self.path)
+            self.modules = _live_modules() if self._running() else modules_beside(self.path)
         return self.modules
 
     def fingerprint(self) -> str:

@@ -94,6 +94,20 @@ def test_the_running_kernel_reads_its_loaded_modules_btf(tmp_path, monkeypatch):
         ("bpf_task_acquire", None), ("bpf_skb_ct_lookup", "in module nf_conntrack")}
 
 
+def test_the_running_kernel_without_loaded_modules_says_so(tmp_path, monkeypatch):
+    from collectors import build
+
+    sysfs = tmp_path / "btf"
+    sysfs.mkdir()
+    (sysfs / "vmlinux").write_bytes(build_btf(BACKPORT))
+    monkeypatch.setattr(build, "RUNNING_KERNEL_BTF", str(sysfs / "vmlinux"))
+    facts = build.BuildBTFCollector(str(sysfs / "vmlinux")).collect()
+    assert facts.labels["modules"] == "probed without its modules"
+    [warning] = facts.warnings
+    assert warning.startswith("probed without its modules: no module is loaded (no module BTF in /sys/kernel/btf), "
+                              "so the kfuncs modules register (nf_conntrack, tcp_bbr...) are not listed")
+
+
 def test_many_modules_not_read_for_one_reason_are_one_warning(tmp_path):
     """A 5.10 build's modules have no BTF (CONFIG_DEBUG_INFO_BTF_MODULES came in 5.11): one line, not thousands."""
     from collectors import build
