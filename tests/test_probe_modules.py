@@ -185,6 +185,11 @@ def test_an_image_in_its_package_root_is_probed_with_the_modules_beside_it(tmp_p
     assert not any("probed without its modules" in w for w in probed["warnings"])
     assert "bpf_ct_release" in {d["name"] for d in probed["lacking"]}
     assert not {d["name"] for d in probed["lacking"] + probed["unknown"]} & set(MODULE_KFUNCS.values())
+    assert {(d["name"], d["note"]) for d in probed["in_modules"]} == {("bpf_skb_ct_lookup", "in module nf_conntrack"),
+                                                                      ("bbr_init", "in module tcp_bbr")}
+    text = CliRunner().invoke(cli, ["probe", str(image), "--db", str(tmp_path / "kb.db"), "--force"]).stdout
+    shown = text[text.index("Registered by its modules"):].splitlines()
+    assert shown[0].endswith("(2):") and shown[1].split() == ["kfunc", "bbr_init", "in", "module", "tcp_bbr"]
     notes = dict(sqlite3.connect(tmp_path / "kb.db").execute(
         "SELECT value, note FROM items WHERE tree = ? AND kind = 'kfunc' AND note IS NOT NULL", (RELEASE,)))
     assert notes == {"bpf_skb_ct_lookup": "in module nf_conntrack", "bbr_init": "in module tcp_bbr"}

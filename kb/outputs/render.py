@@ -114,6 +114,8 @@ def probe(result) -> str:
     lines += _differences(f"In mainline {c.base}, not in this build (configured out, or removed)", c.lacking,
                           lambda r: f"mainline {r.mainline_first_release}")
     lines += _differences("Unknown to the knowledge base (newer, or vendor-only)", c.unknown, lambda r: "")
+    lines += _differences("Registered by its modules (there once the module is loaded)", c.in_modules,
+                          lambda r: r.note)
     if result.live is not None:
         live = result.live
         loads = sorted(n for n, v in live.prog_types.items() if v.supported)
@@ -142,6 +144,7 @@ def probe_json(result) -> str:
         **{kind: names for kind, names in c.names.items()},
         "backports": rows(c.backports), "kept": rows(c.kept), "lacking": rows(c.lacking),
         "unknown": rows(c.unknown), "warnings": result.warnings,
+        "in_modules": [dict(row, note=d.note) for row, d in zip(rows(c.in_modules), c.in_modules)],
     }
     if result.live is not None:
         live = result.live
