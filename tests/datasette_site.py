@@ -41,7 +41,7 @@ def get(ds, path):
 
 @functools.cache
 def mainline_items():
-    return tuple(queries.items(kbase.build(None), MAINLINE))
+    return tuple(queries.items(kbase.open_kb(None), MAINLINE))  # the session's cache of the shipped knowledge base
 
 
 def build_facts() -> Facts:

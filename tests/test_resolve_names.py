@@ -13,7 +13,7 @@ from kb.store.resolve import Resolver
 
 @pytest.fixture(scope="module")
 def names():
-    return Resolver.of(kbase.build(None), "mainline")
+    return Resolver.of(kbase.open_kb(None), "mainline")
 
 
 @pytest.fixture(scope="module")
