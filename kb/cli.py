@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import click
 
 from kb import __version__
-from kb.outputs.tables import LANGUAGES
+from kb.outputs.languages import LANGUAGES
 from kb.paths import DEFAULT_TABLES_DIR
 from kb.vocab.errors import KbgenError
 from kb.vocab.kinds import ITEM_KINDS as KINDS

@@ -7,17 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from kb.formats.atomic import OutputError, make_output_directory, recover, write_all_atomic
-
-# lang -> (file name in the output directory, generator module)
-LANGUAGES = {
-    "c": ("bpf_features.h", "kb.outputs.generators.c"),
-    "python": ("bpf_features.py", "kb.outputs.generators.python"),
-    "json": ("bpf_features.json", "kb.outputs.generators.json"),
-    "macros": ("bpf_feature_macros.h", "kb.outputs.generators.macros"),
-    "go": ("bpf_features.go", "kb.outputs.generators.golang"),
-    "rust": ("bpf_features.rs", "kb.outputs.generators.rust"),
-}
-DEFAULT_LANGUAGES = ("c", "python")
+from kb.outputs.languages import DEFAULT_LANGUAGES, LANGUAGES
 
 
 @dataclass
