@@ -125,12 +125,17 @@ def _remove(tmp: str) -> None:
 def _temporary(path: str, directory: str) -> tuple[int, str]:
     """A new temporary beside *path*, registered for removal."""
     remove_stale(directory)
+    # A signal handled between creating the file and registering it would leave it behind (its handler runs as soon
+    # as the open returns, which is when someone watching for the file sends it): held off for that moment.
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, *CLEANUP_SIGNALS))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".{os.getpid()}{TMP_SUFFIX}",
                                    dir=directory)
+        _open.add(tmp)
     except OSError as err:
         raise OutputError(f"{path}: cannot write ({err.strerror})") from None
-    _open.add(tmp)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
     return fd, tmp
 
 
