@@ -77,12 +77,13 @@ def scan_fleet(conn, paths: list[str], trees: list[str], *, btf_of=None) -> Flee
     if not trees:
         raise judging.ScanError("no kernel build to judge by: probe one (kbgen probe) or name builds with --tree")
     judges = []
+    common = judging.Common(conn)
     for name in trees:
         name = queries.resolve_tree(conn, name)
         if queries.tree_info(conn, name).scheme != BUILD_SCHEME:
             raise judging.ScanError(f"tree {name} is not a kernel build: a matrix is of builds (kbgen probe makes one)")
         where = availability.target(conn, name, None)
-        knowledge = judging.Knowledge(conn, name, where, judging.stored_btf(btf_of, name))
+        knowledge = judging.Knowledge(conn, name, where, judging.stored_btf(btf_of, name), common)
         judges.append((name, where.label, knowledge, judging._Judge(knowledge, where.label)))
     skipped: list[str] = []
     objects = judging._objects(paths, skipped)

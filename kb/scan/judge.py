@@ -273,16 +273,24 @@ _STATUS = {availability.AVAILABLE: OK, availability.NOT_YET: TOO_NEW, availabili
 _MAINLINE_FALLBACK = (FEATURE, PROG_TYPE, ATTACH_TYPE)
 
 
-class _Tree:
-    def __init__(self, conn, tree: str, where: availability.Target | None):
-        self.name = tree
-        self.where = where
+class _Items:
+    """A tree's items by (kind, value) and by (kind, any name)."""
+
+    def __init__(self, conn, tree: str):
         self.by_value: dict[tuple[str, object], queries.ItemRow] = {}
         self.by_name: dict[tuple[str, str], queries.ItemRow] = {}
         for row in queries.items(conn, tree):
             self.by_value[(row.kind, row.value)] = row
             for name in row.names:
                 self.by_name.setdefault((row.kind, name), row)
+
+
+class _Tree:
+    def __init__(self, conn, tree: str, where: availability.Target | None, items: _Items | None = None):
+        self.name = tree
+        self.where = where
+        items = items or _Items(conn, tree)
+        self.by_value, self.by_name = items.by_value, items.by_name
         self.verdicts: dict[tuple[str, object], tuple] = {}
 
     def judge(self, kind: str, value) -> tuple:
@@ -305,13 +313,27 @@ class _Tree:
         return found
 
 
+class Common:
+    """What judging needs that is the same whatever the target: libbpf's section tables, the program rules, mainline's
+    items and documented relations.  Read once for a fleet of builds (a matrix of 26 builds read them 26 times)."""
+
+    def __init__(self, conn):
+        self.rules = program_rules.load()
+        self.tables = queries.section_tables(conn)
+        self.sections = _SectionRules(self.tables)
+        self.has_mainline = MAINLINE in queries.tree_names(conn)
+        self.mainline = _Items(conn, MAINLINE) if self.has_mainline else None
+        self.documented = queries.relation_sets(conn, MAINLINE, CALLABLE_FROM)
+
+
 class Knowledge:
     """What judging needs of the knowledge base, read once for a whole scan."""
 
-    def __init__(self, conn, tree: str, where: availability.Target | None, btf=None):
+    def __init__(self, conn, tree: str, where: availability.Target | None, btf=None, common: Common | None = None):
+        common = common or Common(conn)
         self.btf = btf  # kb.formats.btf.core.Target: the target's BTF, where one is known
-        self.rules = program_rules.load()
-        self.tree = _Tree(conn, tree, where)
+        self.rules = common.rules
+        self.tree = _Tree(conn, tree, where, common.mainline if tree == MAINLINE else None)
         self.build = queries.tree_info(conn, tree).scheme == BUILD_SCHEME
         # Kinds the tree gives completely: an item of them it lacks, it has not got.  Others (features in any tree,
         # kfuncs of a build whose BTF tags none, a distribution history's kfuncs) are judged by mainline.
@@ -323,12 +345,12 @@ class Knowledge:
                 mainline_where = availability.mainline_stand_in(conn, where) if where else None
             except KbgenError:
                 mainline_where = None
-            self.mainline = _Tree(conn, MAINLINE, mainline_where) if MAINLINE in queries.tree_names(conn) \
+            self.mainline = _Tree(conn, MAINLINE, mainline_where, common.mainline) if common.has_mainline \
                 else self.tree
-        self.tables = queries.section_tables(conn)
-        self._sections = _SectionRules(self.tables)
+        self.tables = common.tables
+        self._sections = common.sections
         self.callable = queries.relation_sets(conn, tree, CALLABLE_FROM)
-        self.documented = self.callable if tree == MAINLINE else queries.relation_sets(conn, MAINLINE, CALLABLE_FROM)
+        self.documented = self.callable if tree == MAINLINE else common.documented
         # The program types a live probe tried, per kind of callee: it probes helpers only, so a kfunc is never
         # refused for want of a probed relation.
         self.probed_types: dict[str, set] = {}
