@@ -8,6 +8,7 @@ kept as a disagreement naming each side by its own source.  Pure data in, data o
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections import defaultdict
 
@@ -113,8 +114,13 @@ def _merged_item(item: Item, facts: Facts, others: list[tuple[Item, Facts]]) -> 
     """The chosen source's item, with every name any source knows (oldest first) and, where the chosen source
     only knows the item was there at the first release it saw, the first release a source that saw earlier
     gives."""
-    merged = dataclasses.replace(item, names=_names([item, *(other for other, _f in others)]),
-                                 windows=list(item.windows), source=_item_source(item, facts))
+    # A copy with three fields set, not dataclasses.replace: this runs for every item of every tree (11,000 at a
+    # build of the shipped knowledge base), and replace() costs three times as much.
+    merged = copy.copy(item)
+    merged.names = _names([item, *(other for other, _f in others)])
+    merged.windows = list(item.windows)
+    merged.source = _item_source(item, facts)
+    merged.__post_init__()
     if merged.windows and merged.windows[0].since is None:
         for other, other_facts in others:
             until = merged.windows[0].until
@@ -131,6 +137,8 @@ def _merged_item(item: Item, facts: Facts, others: list[tuple[Item, Facts]]) -> 
 def _names(items: list[Item]) -> list[ItemName]:
     """Every name the items carry, in an order each source's own order (oldest first) agrees with; where the
     sources say nothing about two names, the higher-ranked source's order, then first mention."""
+    if len(items) == 1 and len({n.name for n in items[0].names}) == len(items[0].names):
+        return list(items[0].names)  # one source, each name once: its own order
     order: list[str] = []
     by_name: dict[str, ItemName] = {}
     after: dict[str, set[str]] = defaultdict(set)  # name -> names that must come before it
