@@ -82,7 +82,8 @@ def _judge_column(conn: sqlite3.Connection, column: Column, wanted: list[tuple],
     """{(kind, value): {"available", "reason"}} of *wanted* items in *column*, as kbgen check judges them;
     *mainline*: mainline's items by (kind, value)."""
     where = availability.target(conn, column.tree, column.kernel)
-    own = mainline if column.tree == MAINLINE else {(i.kind, i.value): i for i in queries.items(conn, column.tree)}
+    own = mainline if column.tree == MAINLINE else {
+        (i.kind, i.value): i for i in queries.items(conn, column.tree, only=wanted)}
     stand_in = availability.mainline_stand_in(conn, where)
     covered = queries.covers(conn, column.tree)
     cells = {}
@@ -121,7 +122,7 @@ def fleet(conn: sqlite3.Connection, items_text: str, kernels_text: str = "") -> 
                 rows.append({"asked": match.word, "kind": item.kind, "id": item.value,
                              "name": resolve.display_name(item), "first_release": item.first_release, "cells": []})
     wanted = [(r["kind"], r["id"]) for r in rows]
-    mainline = {(i.kind, i.value): i for i in queries.items(conn, MAINLINE)}
+    mainline = {(i.kind, i.value): i for i in queries.items(conn, MAINLINE, only=wanted)}
     kept = []
     for column in columns:
         try:

@@ -139,10 +139,17 @@ def kind_order(row: ItemRow) -> tuple:
     return (order.get(row.kind, 99), isinstance(row.value, str), row.value)
 
 
-def items(conn: sqlite3.Connection, tree: str, kind: str | None = None) -> list[ItemRow]:
+def items(conn: sqlite3.Connection, tree: str, kind: str | None = None, only: list[tuple] | None = None
+          ) -> list[ItemRow]:
+    """The items of *tree* (of *kind*; or only those whose (kind, value) is in *only*), in kind order."""
     if kind is not None and kind not in ITEM_KINDS:
         raise QueryError(f"unknown kind {kind!r} (one of: {', '.join(ITEM_KINDS)})")
     where, params = ("tree = ? AND kind = ?", (tree, kind)) if kind else ("tree = ?", (tree,))
+    if only is not None:
+        # A page asks about a few items of a tree of thousands: read those alone.
+        pairs = list(dict.fromkeys(only)) or [(None, None)]
+        where += f" AND (kind, value) IN (VALUES {', '.join(['(?, ?)'] * len(pairs))})"
+        params = (*params, *(part for pair in pairs for part in pair))
     names: dict[tuple, list[str]] = {}
     for k, v, name in conn.execute(f"SELECT kind, value, name FROM item_names WHERE {where} ORDER BY position",
                                    params):
