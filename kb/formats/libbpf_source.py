@@ -157,10 +157,25 @@ class _TableSplitter:
     def split(self) -> list[_Entry]:
         text, n = self.text, len(self.text)
         while self.i < n:
-            ch = text[self.i]
-            if ch in " \t\r\f\v\n":
-                self._blank(ch)
+            plain = _PLAIN_RE.match(text, self.i)  # a run of what needs no look, taken at once
+            if plain:
+                if not self.started:
+                    self.started, self.entry_line = True, self.line
+                self.at_line_start = False
+                self.current.append(plain.group())
+                self.i = plain.end()
                 continue
+            blank = _BLANK_RE.match(text, self.i)
+            if blank:
+                run = blank.group()
+                newlines = run.count("\n")
+                if newlines:
+                    self.line += newlines
+                    self.at_line_start = True
+                self.current.append(run)
+                self.i = blank.end()
+                continue
+            ch = text[self.i]
             if self.at_line_start and ch == "#":
                 raise _fail(self.line, "preprocessor directive inside the section table")
             self.at_line_start = False
@@ -175,13 +190,6 @@ class _TableSplitter:
                 return self.entries
         opened = self.stack[-1][1] if self.stack else self.entry_line or self.line
         raise _fail(opened, f"unterminated {_entry_name(self.current)} (end of file inside the section table)")
-
-    def _blank(self, ch: str) -> None:
-        if ch == "\n":
-            self.line += 1
-            self.at_line_start = True
-        self.current.append(ch)
-        self.i += 1
 
     def _comment(self) -> None:
         text, i = self.text, self.i
@@ -231,6 +239,12 @@ class _TableSplitter:
         return False
 
 
+# Characters the splitter need not look at one by one: none opens a string, comment, bracket or directive, ends an
+# entry, or is blank.
+_PLAIN_RE = re.compile(r"[^\s\"'/(){},#]+")
+_BLANK_RE = re.compile(r"[ \t\r\f\v\n]+")
+
+
 def _entry_name(current: list[str]) -> str:
     match = _IDENT_RE.search("".join(current))
     return f"{match.group(0)}(" if match else "section table"
@@ -244,25 +258,25 @@ def _flush(entries: list[_Entry], current: list[str], line: int) -> None:
 
 def _split_args(text: str) -> list[str]:
     """Split a macro's argument list at top-level commas (strings and brackets respected)."""
-    args, depth, start, i = [], 0, 0, 0
-    while i < len(text):
-        ch = text[i]
-        if ch in "\"'":
-            i += 1
-            while i < len(text) and text[i] != ch:
-                i += 2 if text[i] == "\\" else 1
-        elif ch in "({[":
+    args, depth, start = [], 0, 0
+    for token in _ARG_TOKEN_RE.finditer(text):
+        ch = token.group()[0]
+        if ch in "({[":
             depth += 1
         elif ch in ")}]":
             depth -= 1
         elif ch == "," and depth == 0:
-            args.append(text[start:i].strip())
-            start = i + 1
-        i += 1
+            args.append(text[start:token.start()].strip())
+            start = token.end()
     last = text[start:].strip()
     if last or args:
         args.append(last)
     return args
+
+
+# What _split_args looks at: a whole string or character literal (a backslash escapes what follows; one left open
+# runs to the end), a bracket, a comma.
+_ARG_TOKEN_RE = re.compile(r"\"(?:\\.|[^\"\\])*\"?|'(?:\\.|[^'\\])*'?|[(){}\[\],]", re.DOTALL)
 
 
 def _known_flags(text: str) -> frozenset[str] | None:
