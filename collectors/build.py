@@ -247,7 +247,7 @@ class BuildBTFCollector:
         """--release, else the image's own version string, else ``uname -r`` for the running kernel's BTF."""
         if self._given_release:
             return self._given_release
-        if os.path.abspath(self.path) == RUNNING_KERNEL_BTF:
+        if self._running():
             return running_release()
         if self.kernel.version:
             return self.kernel.version
@@ -346,14 +346,6 @@ class LiveProbeCollector:
         self.tree = tree or self.release
         self.names = names  # {kind: {name: value}} to probe; default: what the running kernel's BTF declares
         self.source_id = f"live:{os.uname().nodename}"
-
-    def _running(self) -> bool:
-        return os.path.abspath(self.path) == RUNNING_KERNEL_BTF
-
-    def module_files(self) -> tuple[str, ...]:
-        if self.modules is None:
-            self.modules = _live_modules() if self._running() else modules_beside(self.path)
-        return self.modules
 
     def fingerprint(self) -> str:
         return hashlib.sha256(f"{PARSER_VERSION}\0{self.release}\0{os.uname().version}".encode()).hexdigest()
