@@ -7,7 +7,6 @@ reconciled (kb.merge) and written in the merged shape.  The result is cached bet
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import sqlite3
@@ -174,7 +173,8 @@ def build(user_db: str | None, cache: bool = True) -> sqlite3.Connection:
     marks = ", ".join("?" * len(touched))
     shipped_facts = [f for f in shipped.load_all() if f.tree in touched] if shipped_trees & set(touched) else []
     trees = merge.merge(shipped_facts + user_facts)
-    with _one_transaction(conn):
+    # One transaction: the connection would commit each of 70,000 rows by itself otherwise (0.14 s more).
+    with database.transaction(conn, "the knowledge base in memory"):
         for table in statements_tables():
             column = "name" if table == "trees" else "tree"
             conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", touched)
@@ -192,24 +192,11 @@ def _build_shipped() -> sqlite3.Connection:
     conn = database.memory(facts=False)
     all_facts = list(shipped.load_all())
     trees = merge.merge(all_facts)
-    with _one_transaction(conn):
+    with database.transaction(conn, "the knowledge base in memory"):  # one transaction, as in build()
         write_merged(conn, trees)
         conn.execute("INSERT OR REPLACE INTO kb_meta (key, value) VALUES ('data_version', ?)",
                      (all_facts[0].fingerprint,))
     return conn
-
-
-@contextlib.contextmanager
-def _one_transaction(conn: sqlite3.Connection):
-    """The writes of a build in one transaction: the connection commits each statement by itself otherwise, and
-    70,000 rows cost 0.14 s more so."""
-    conn.execute("BEGIN")
-    try:
-        yield
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
 
 
 def write_merged(conn: sqlite3.Connection, trees: list[merge.MergedTree]) -> None:
