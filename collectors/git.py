@@ -13,7 +13,8 @@ and skipped.
 The questions a no-op re-collect asks (where the git directory is, which commit a revision is, what the tags
 are, whether the clone is shallow) are answered by plain ``git`` processes, before gitpython is imported:
 importing it costs more than the whole answer (see bench/bench_collect.py).  So is the listing of a path's
-history, when a collector starts it before the run imports gitpython (:meth:`Repository.start_revisions`).
+history (one ``git log``), which a collector can start before the run imports gitpython
+(:meth:`Repository.start_revisions`).
 """
 
 from __future__ import annotations
@@ -178,15 +179,6 @@ class Repository:
             self._repo.close()
             self._repo = None
 
-    def _git(self, *args: str) -> bytes:
-        import git
-
-        try:
-            return self.repo.git.execute(["git", *args], stdout_as_string=False, strip_newline_in_stdout=False)
-        except git.GitCommandError as err:
-            stderr = err.stderr.encode(errors="replace") if isinstance(err.stderr, str) else err.stderr or b""
-            raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(stderr)}") from None
-
     def is_shallow(self) -> bool:
         """A shallow clone: its history stops at grafted commits, so what looks first may not be."""
         return (self._run("rev-parse", "--is-shallow-repository") or b"").strip() == b"true"
@@ -195,8 +187,8 @@ class Repository:
         return ["log", "-z", "--topo-order", "--reverse", "--format=" + "%x00".join(_LOG_FIELDS), *starts, "--", path]
 
     def start_revisions(self, starts: list[str], path: str) -> None:
-        """Start listing the history of *path* now, in a plain git process that :meth:`revisions` reads: the
-        listing (0.07 s of libbpf's history) then runs while the run imports gitpython (0.08 s)."""
+        """Start listing the history of *path* now, in the plain git process :meth:`revisions` reads: started before
+        the run imports gitpython (0.08 s), the listing (0.07 s of libbpf's history) runs meanwhile."""
         command = ["git", f"--git-dir={self.git_dir}", *self._log_command(starts, path)]
         try:
             self._started = (tuple(starts), path, subprocess.Popen(command, stdout=subprocess.PIPE,
@@ -207,12 +199,15 @@ class Repository:
     def revisions(self, starts: list[str], path: str) -> list[Revision]:
         """Commits that changed *path*, reachable from *starts*, parents before children."""
         started, self._started = self._started, None
-        if started and started[:2] == (tuple(starts), path):
-            out, err = started[2].communicate()
-            if started[2].returncode != 0:
-                raise CollectError(f"git log failed in {self.path}: {_last_line(err)}")
-        else:
-            out = self._git(*self._log_command(starts, path))
+        if started is None or started[:2] != (tuple(starts), path):
+            if started is not None:  # a listing of something else: not wanted
+                started[2].kill()
+                started[2].wait()
+            self.start_revisions(starts, path)
+            started, self._started = self._started, None
+        out, err = started[2].communicate()
+        if started[2].returncode != 0:
+            raise CollectError(f"git log failed in {self.path}: {_last_line(err)}")
         fields = out.split(b"\0")
         if fields[-1] == b"":
             fields.pop()
