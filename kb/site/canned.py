@@ -119,8 +119,8 @@ needs as (
     null as available, i.first_release, i.removed_in,
     coalesce(u.why, case when i.first_release is not null then 'needs ' || i.first_release || ' or newer'
                          when i.first_release_by is not null then 'needs ' || i.first_release_by
-                           || ' or newer to be sure: arrived ' || coalesce('between ' || i.first_release_after
-                           || ' and ' || i.first_release_by, 'by ' || i.first_release_by)
+                           || ' or newer to be sure: arrived '
+                           || kbgen_arrival(i.first_release, i.first_release_after, i.first_release_by)
                            || '; the first release is not established'
                          else 'first release not known' end) as why,
     a.matched, i.tree, null as judged_as, null as approximate, u.error

@@ -212,6 +212,7 @@ def register(conn: sqlite3.Connection) -> None:
     conn.create_function("version_key", 1, version_key, deterministic=True)
     conn.create_function("kbgen_judge", 5, kbgen_judge, deterministic=True)
     conn.create_function("kbgen_judge", 7, kbgen_judge, deterministic=True)
+    conn.create_function("kbgen_arrival", 3, availability.arrival_text, deterministic=True)
     conn.create_function("kbgen_release_key", 2, release_key, deterministic=True)
     conn.create_function("kbgen_resolve", 2, kbgen_resolve)
     conn.create_function("kbgen_place", 2, kbgen_place)

@@ -92,10 +92,13 @@ _BOUNDED_REASONS = {
 def arrival(item) -> str | None:
     """What is known of the arrival of an item whose first release is not established: "between 6.12 and 7.2",
     "by 7.2"; None for an item with a first release (or none at all)."""
-    by = getattr(item, "first_release_by", None)
-    if not by or item.first_release:
+    return arrival_text(item.first_release, item.first_release_after, item.first_release_by)
+
+
+def arrival_text(first_release: str | None, after: str | None, by: str | None) -> str | None:
+    """:func:`arrival` of the three columns (also the site's SQL function kbgen_arrival)."""
+    if not by or first_release:
         return None
-    after = getattr(item, "first_release_after", None)
     return f"between {after} and {by}" if after else f"by {by}"
 
 
