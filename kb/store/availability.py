@@ -95,6 +95,15 @@ def arrival(item) -> str | None:
     return arrival_text(item.first_release, item.first_release_after, item.first_release_by)
 
 
+def arrival_keys(item) -> tuple[tuple | None, tuple] | None:
+    """The rule keys of the two bounds of an arrival that is not established (the earlier one None where no build
+    lacks it), as kb.vocab.rules.arrival_verdict takes them; None for an item with a first release."""
+    if not arrival(item):
+        return None
+    after = rules.kernel_key(item.first_release_after, exact=False) if item.first_release_after else None
+    return after, rules.kernel_key(item.first_release_by, exact=False)
+
+
 def arrival_text(first_release: str | None, after: str | None, by: str | None) -> str | None:
     """:func:`arrival` of the three columns (also the site's SQL function kbgen_arrival)."""
     if not by or first_release:
@@ -219,11 +228,10 @@ def judge(item: queries.ItemRow, where: Target) -> Verdict:
     if where.beyond:
         return Verdict(BEYOND, False, where.beyond, None)
     if not item.window_keys:
-        bounded = arrival(item)
-        if bounded:
-            after = rules.kernel_key(item.first_release_after, exact=False) if item.first_release_after else None
-            status = rules.arrival_verdict(where.key, after, rules.kernel_key(item.first_release_by, exact=False))
-            return Verdict({"unknown": BOUNDED}.get(status, status), status == "available", None, None, bounded)
+        bounds = arrival_keys(item)
+        if bounds:
+            status = rules.arrival_verdict(where.key, *bounds)
+            return Verdict({"unknown": BOUNDED}.get(status, status), status == "available", None, None, arrival(item))
         status = UNRELEASED if item.unreleased else RELEASE_UNKNOWN
         return Verdict(status, False, None, None)
     windows = [(key_tuple(since), key_tuple(until)) for since, until in item.window_keys]

@@ -189,10 +189,7 @@ def _entry(i: queries.ItemRow, mainline: dict) -> Entry | None:
 
 
 def _arrival(i: queries.ItemRow) -> tuple[tuple | None, tuple] | None:
-    if i.first_release or not i.first_release_by or i.windows:
-        return None
-    after = rules.kernel_key(i.first_release_after, exact=False) if i.first_release_after else None
-    return after, rules.kernel_key(i.first_release_by, exact=False)
+    return None if i.windows else availability.arrival_keys(i)
 
 
 def _build_facts(conn: sqlite3.Connection, model: TableModel) -> None:
