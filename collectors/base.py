@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kb.vocab.errors import KbgenError
-from kb.vocab.facts import Facts, Release
 from kb.vocab.kinds import MAINLINE
+
+if TYPE_CHECKING:
+    from kb.vocab.facts import Facts, Release
 
 Progress = Callable[[int, int], None]
 
@@ -57,6 +59,7 @@ def for_repository(repo: str, **options) -> list[Collector]:
     from collectors.git import Repository
 
     repository = Repository(repo)
+    repository.ask_early(options.get("rev") or "HEAD")
     found = []
     for path in REPOSITORY_COLLECTORS:
         cls = _load(path)

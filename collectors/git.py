@@ -37,6 +37,7 @@ _PIPELINE = 256
 _TAGS_PREFIX = b"refs/tags/"
 _TAG_FIELDS = ("%(refname)", "%(objectname)", "%(*objectname)", "%(creatordate:iso-strict)", "%(objecttype)",
                "%(*objecttype)")
+_LISTING_ARGS = ("for-each-ref", "--format=" + "%00".join(_TAG_FIELDS) + "%00", "refs/tags")
 _LOG_FIELDS = ("%H", "%an", "%aI", "%s")
 _COMMIT_RE = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
@@ -83,12 +84,13 @@ class Repository:
         self._sizes: dict[str, int] = {}
         self._cat: dict = {}  # cat-file option -> gitpython's process
         self._started: tuple | None = None  # (starts, path, the git log process) of start_revisions
+        self._early: dict[tuple, subprocess.Popen] = {}  # git arguments -> the process ask_early started
 
     def __getstate__(self) -> dict:
         # A collector handed to a worker process travels without the gitpython repository: the persistent
         # cat-file processes stay with this process, the worker opens its own.  It may be pickled while this
         # process reads on (a pool pickles in a thread of its own): nothing that reading changes travels.
-        return dict(self.__dict__, _repo=None, _sizes={}, _cat={}, _started=None)
+        return dict(self.__dict__, _repo=None, _sizes={}, _cat={}, _started=None, _early={})
 
     @property
     def label(self) -> str:
@@ -97,21 +99,33 @@ class Repository:
 
     # -- plain git processes: the cheap questions ---------------------------------------------------------
 
-    def _run(self, *args: str, git_dir: bool = True, quiet: bool = False) -> bytes | None:
-        command = ["git", f"--git-dir={self.git_dir}", *args] if git_dir else ["git", *args]
+    def _popen(self, command: list[str]) -> subprocess.Popen:
         try:
-            result = subprocess.run(command, capture_output=True, check=False)
+            return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         except OSError as err:
             raise CollectError(f"{self.path}: cannot run git ({err.strerror})") from None
-        if result.returncode != 0:
+
+    def _run(self, *args: str, git_dir: bool = True, quiet: bool = False) -> bytes | None:
+        process = self._early.pop(args, None) if git_dir else None
+        if process is None:
+            process = self._popen(["git", f"--git-dir={self.git_dir}", *args] if git_dir else ["git", *args])
+        out, err = process.communicate()
+        if process.returncode != 0:
             if quiet:
                 return None
-            raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(result.stderr)}")
-        return result.stdout
+            raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(err)}")
+        return out
+
+    def ask_early(self, rev: str) -> None:
+        """Start the questions every collector's fingerprint asks (what *rev* is, what the tags are) now, each in
+        its own git process: they run while the caller loads its collectors (a no-op re-collect's git time)."""
+        for args in (_resolve_args(rev), _LISTING_ARGS):
+            if args not in self._early:
+                self._early[args] = self._popen(["git", f"--git-dir={self.git_dir}", *args])
 
     def resolve(self, rev: str) -> str:
         if rev not in self._resolved:
-            out = self._run("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", quiet=True)
+            out = self._run(*_resolve_args(rev), quiet=True)
             if not out or not _COMMIT_RE.fullmatch(out.strip()):
                 raise CollectError(f"{self.path}: revision {rev!r} does not exist")
             self._resolved[rev] = out.strip().decode()
@@ -122,8 +136,7 @@ class Repository:
 
     def _listing(self) -> bytes:
         if self._tag_listing is None:
-            self._tag_listing = self._run("for-each-ref", "--format=" + "%00".join(_TAG_FIELDS) + "%00",
-                                          "refs/tags")
+            self._tag_listing = self._run(*_LISTING_ARGS)
         return self._tag_listing
 
     def refs_digest(self) -> str:
@@ -169,12 +182,16 @@ class Repository:
         return self._repo
 
     def close(self) -> None:
-        """End the persistent ``cat-file`` processes."""
+        """End the persistent ``cat-file`` processes, and any early question nobody asked."""
         for process in self._cat.values():
             process.proc.stdin.close()
             process.proc.kill()
             process.proc.wait()
         self._cat = {}
+        for early in self._early.values():
+            early.kill()
+            early.communicate()
+        self._early = {}
         if self._repo is not None:
             self._repo.close()
             self._repo = None
@@ -292,6 +309,10 @@ class Repository:
     def _too_large(self, blob: str, size: int) -> CollectError:
         return CollectError(f"{self.path}: blob {blob} holds {size} bytes, more than the {MAX_BLOB_SIZE} a "
                             "collector reads")
+
+
+def _resolve_args(rev: str) -> tuple[str, ...]:
+    return ("rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}")
 
 
 def load_gitpython() -> None:

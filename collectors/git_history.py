@@ -27,12 +27,15 @@ from typing import TYPE_CHECKING
 from collectors.base import Progress
 from collectors.git import CollectError, Repository, Revision, TagRef
 from kb.vocab import rules
-from kb.vocab.facts import Facts, HelperDoc, Item, ItemName, Release, Source, Window
 from kb.vocab.kinds import ENUM_KINDS, HELPER, SOURCE_GIT, TREE_GIT
-from kb.vocab.releases import DEBIAN_SCHEME, TagPattern, TagRelease, parse_tag, release_scheme_of
 
 if TYPE_CHECKING:
     from kb.formats.header import HeaderFacts, HeaderParseError
+    from kb.vocab.facts import Facts, HelperDoc, Item, Release, Window
+    from kb.vocab.releases import TagRelease
+
+# The facts and the release schemes are loaded by the steps that read (their dataclasses cost a no-op re-collect,
+# which only fingerprints, a fifth of its time): the collector itself imports what a fingerprint needs.
 
 HEADER_PATH = "include/uapi/linux/bpf.h"
 # Bump when parsing changes what a blob yields, so that a re-collect is not skipped as "nothing new".
@@ -81,7 +84,12 @@ class GitHistoryCollector:
         self.tree = tree or self.repository.label
         self.path = path or HEADER_PATH
         self.tags_glob = (tags,) if isinstance(tags, str) else tuple(tags or ())
-        self.pattern = TagPattern(tag_pattern) if tag_pattern else None
+        if tag_pattern:
+            from kb.vocab.releases import TagPattern
+
+            self.pattern = TagPattern(tag_pattern)
+        else:
+            self.pattern = None
         self.tag_pattern = tag_pattern
         self.rev = rev
         self.with_rc = with_rc
@@ -111,6 +119,8 @@ class GitHistoryCollector:
         scheme left out by --tags, or a shallow clone.  Items present at the first collected release then have
         a first release no earlier than it, not that release.
         """
+        from kb.vocab.releases import parse_tag, release_scheme_of
+
         parsed: list[_Tag] = []
         left_out: list[TagRelease] = []
         for ref in self.repository.tags():
@@ -151,6 +161,8 @@ class GitHistoryCollector:
             self.repository.close()
 
     def _collect(self, progress: Progress | None) -> Facts:
+        from kb.vocab.facts import Facts, Source
+
         # Taken before reading anything, so that a commit landing mid-run makes the next run look again.
         fingerprint = self.fingerprint()
         repo = self.repository
@@ -250,6 +262,9 @@ class GitHistoryCollector:
         return parsed, texts
 
     def _releases(self, final: list[_Tag]) -> list[Release]:
+        from kb.vocab.facts import Release
+        from kb.vocab.releases import DEBIAN_SCHEME
+
         unames = self._debian_unames(final) if final and final[0].release.scheme == DEBIAN_SCHEME else {}
         return [
             Release(t.release.version, t.release.sort_key, str(t.release.base), t.name, t.ref.commit, t.ref.date,
@@ -293,6 +308,7 @@ def _located_error(content: bytes) -> HeaderParseError:
 def _docs(items: list[Item], texts: list[bytes], path: str, warnings: list[str]) -> list[HelperDoc]:
     """The newest documentation of each helper: from the newest header (texts newest first) that documents it."""
     from kb.formats.helper_docs import HelperDocError, parse_helper_docs
+    from kb.vocab.facts import HelperDoc
 
     value_of = {n.name: i.value for i in items if i.kind == HELPER for n in i.names}
     wanted = {i.value for i in items if i.kind == HELPER and i.value != 0}
@@ -370,6 +386,8 @@ def _windows(key: tuple, final: list[_Tag], present: dict[str, set[tuple]], cut:
     """Runs of consecutive releases that have the item: a revert and re-add gives two windows.  Releases without
     the header are passed over.  Where the collected history is *cut* (older releases left out), a window open at
     the first release with the header starts unknown."""
+    from kb.vocab.facts import Window
+
     windows: list[Window] = []
     since = None
     started = False
@@ -402,6 +420,8 @@ def _first_rc(key: tuple, first_release: str | None, rcs: list[_Tag], rc_present
 
 
 def _items(found: _Appearances, tags: list[_Tag], newest: HeaderFacts | None, *, cut: bool) -> list[Item]:
+    from kb.vocab.facts import Item, ItemName
+
     final = [t for t in tags if not t.release.is_rc]
     rcs = [t for t in tags if t.release.is_rc]
     first_known = next((t.release.version for t in final if t.release.version in found.present), None)

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from collectors.git import CollectError, Repository
 from kb.vocab import rules
-from kb.vocab.facts import Facts, Release, SectionRule, Source
 from kb.vocab.kinds import TREE_GIT
-from kb.vocab.releases import MAINLINE_SCHEME
-from kb.vocab.sections import SectionDef, SectionTable
-from kb.vocab.versions import Version, VersionError
+
+if TYPE_CHECKING:
+    from kb.vocab.facts import Facts
+    from kb.vocab.sections import SectionDef, SectionTable
+    from kb.vocab.versions import Version
+
+# The facts, sections and versions are loaded by the steps that read: a no-op re-collect only fingerprints.
 
 LIBBPF_C = "src/libbpf.c"
 # Bump when parsing changes what a table yields.
@@ -43,6 +47,8 @@ class ReleaseTable:
 
     @property
     def table(self) -> SectionTable:
+        from kb.vocab.sections import SectionTable
+
         return SectionTable(self.release, tuple(self.defs))
 
 
@@ -83,6 +89,8 @@ def release_tables(repository: Repository, tags: list[str] | None = None,
 
 
 def _release_tags(repository: Repository, tags: list[str] | None):
+    from kb.vocab.versions import Version, VersionError
+
     refs = {ref.name: ref for ref in repository.tags()}
     if tags is None:
         candidates = [name for name in refs if name.startswith("v")]
@@ -130,6 +138,9 @@ class LibbpfSectionsCollector:
         return digest.hexdigest()
 
     def collect(self, progress=None) -> Facts:
+        from kb.vocab.facts import Facts, Release, SectionRule, Source
+        from kb.vocab.releases import MAINLINE_SCHEME
+
         fingerprint = self.fingerprint()
         repository = self.repository
         head = repository.resolve(self.rev)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import signal
-import tempfile
 from contextlib import contextmanager
 
 from kb.vocab.errors import KbgenError
@@ -127,6 +126,9 @@ def _temporary(path: str, directory: str) -> tuple[int, str]:
     remove_stale(directory)
     # A signal handled between creating the file and registering it would leave it behind (its handler runs as soon
     # as the open returns, which is when someone watching for the file sends it): held off for that moment.
+    # tempfile is loaded here, by a run that writes: its imports (shutil, random, lzma) cost every start 4 ms
+    import tempfile
+
     held = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, *CLEANUP_SIGNALS))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".{os.getpid()}{TMP_SUFFIX}",

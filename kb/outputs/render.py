@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from kb.outputs.textable import render_table
-from kb.vocab.facts import windows_text
 from kb.vocab.kinds import is_numbered
 
 
@@ -18,6 +17,8 @@ def _release(item) -> str:
 
 
 def info(infos) -> str:
+    from kb.vocab.facts import windows_text  # not loaded by what collect prints
+
     blocks = []
     for entry in infos:
         item = entry.item

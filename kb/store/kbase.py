@@ -12,7 +12,7 @@ import os
 import sqlite3
 
 from kb import __version__
-from kb.store import database, merge, shipped
+from kb.store import database, merge, reading, shipped
 from kb.store.schema import SCHEMA_VERSION, statements
 from kb.vocab.errors import KbgenError
 from kb.vocab.warnings import warn
@@ -159,7 +159,7 @@ def build(user_db: str | None, cache: bool = True) -> sqlite3.Connection:
     if user_db and os.path.exists(user_db):
         user = database.connect(user_db, readonly=True)
         try:
-            user_facts = database.read_facts(user)
+            user_facts = reading.read_facts(user)
         except sqlite3.DatabaseError as err:
             raise database.StoreError(f"{user_db}: cannot read ({err})") from None
         finally:

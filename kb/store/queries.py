@@ -245,7 +245,7 @@ def covers(conn: sqlite3.Connection, tree: str) -> set[str]:
 def section_tables(conn: sqlite3.Connection, tree: str = LIBBPF, newest: bool = False) -> list:
     """Every release's libbpf section table (kb.vocab.sections.SectionTable), oldest release first; with
     *newest*, only the newest release's."""
-    from kb.store.database import section_rule
+    from kb.store.reading import section_rule
     from kb.vocab.sections import SectionTable
 
     only, params = "", (tree,)

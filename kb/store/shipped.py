@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from kb.formats.atomic import write_all_atomic
-from kb.store.database import section_rule
+from kb.store.reading import section_rule
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
 from kb.vocab.facts import (
