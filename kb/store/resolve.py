@@ -46,7 +46,6 @@ FEATURE_WORDS = "feature"
 UNKNOWN = "unknown"
 
 SLEEPABLE_FEATURE = "verifier.sleepable"
-SLEEPABLE_FLAG = "SEC_SLEEPABLE"
 # A section whose expected attach type libbpf drops when the kernel refuses it: the type is not needed to load.
 OPTIONAL_ATTACH_FLAGS = frozenset({"SEC_ATTACHABLE_OPT", "SEC_EXP_ATTACH_OPT"})
 

@@ -37,10 +37,6 @@ class Instruction:
         """Byte offset in its section."""
         return self.index * enums.INSN_SIZE
 
-    @property
-    def is_call(self) -> bool:
-        return self.code == enums.CODE_CALL
-
 
 def decode(code: bytes, byte_order: str = "<") -> Iterator[Instruction]:
     """Every instruction of a program section; the second half of an ld_imm64 is skipped, not decoded."""
