@@ -34,29 +34,20 @@ def free_port():
 
 
 @pytest.fixture(scope="module")
-def server(shared):
-    """`kbgen serve` on loopback, with a probed build in the user's database."""
+def started(shared):
+    """`kbgen serve` on loopback, with a probed build in the user's database: started, not yet answering."""
     db = build_user_db(shared)
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kb", "serve", "--port", str(port), "--db", db], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/kb.json", timeout=5):
-                break
-        except (urllib.error.URLError, ConnectionError):
-            assert proc.poll() is None, proc.stdout.read().decode()
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.3)
-    yield base
+    yield proc, f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(started):
+    """Chromium, launched while the server starts (it asks for the server first for that)."""
     with sync_api.sync_playwright() as playwright:
         try:
             launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -66,12 +57,42 @@ def browser():
         launched.close()
 
 
+@pytest.fixture(scope="module")
+def server(started, browser):
+    proc, base = started
+    deadline = time.time() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/kb.json", timeout=5):
+                break
+        except (urllib.error.URLError, ConnectionError):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.time() < deadline, "server did not start"
+            time.sleep(0.1)
+    return base
+
+
+@pytest.fixture(scope="module")
+def tabs(browser):
+    """One page for each window width, which every test of that width loads afresh with goto: a new browser context
+    and page cost chromium more than the page load itself (one per test was over half of this file's CPU time),
+    and the site keeps no state in the browser for one test to leave to the next."""
+    opened = {}
+
+    def tab(width):
+        if width not in opened or opened[width].is_closed():
+            context = browser.new_context(viewport={"width": width, "height": VIEWPORT["height"]})
+            opened[width] = context.new_page()
+        return opened[width]
+
+    yield tab
+    for page in opened.values():
+        page.context.close()
+
+
 @pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport=VIEWPORT)
-    opened = context.new_page()
-    yield opened
-    context.close()
+def page(tabs):
+    return tabs(VIEWPORT["width"])
 
 
 def screenshot(page, name):
@@ -150,11 +171,8 @@ WIDTHS = [1280, 390]
 
 
 @pytest.fixture(params=WIDTHS, ids=lambda w: f"{w}px")
-def sized(browser, request):
-    context = browser.new_context(viewport={"width": request.param, "height": 900})
-    opened = context.new_page()
-    yield opened, request.param
-    context.close()
+def sized(tabs, request):
+    return tabs(request.param), request.param
 
 
 def fits(page, width):

@@ -1,6 +1,7 @@
 """`kbgen tables --lang go`: a Go package (standard library only) that compiles, passes go vet, and answers as the
 Python module does on every helper and command, for mainline and a distribution tree, on twenty kernel strings."""
 
+import functools
 import os
 import shutil
 import subprocess
@@ -53,13 +54,19 @@ func main() {
 """
 
 
-def answers(tmp_path, go_file, kernels):
+@pytest.fixture(scope="module")
+def gocache(tmp_path_factory):
+    """One build cache for the file's programs: the standard library they import is compiled and vetted once."""
+    return tmp_path_factory.mktemp("gocache")
+
+
+def answers(tmp_path, go_file, kernels, gocache):
     project = tmp_path / "project"
     (project / "bpffeatures").mkdir(parents=True)
     shutil.copy(go_file, project / "bpffeatures" / "bpf_features.go")
     (project / "go.mod").write_text("module kbtest\n\ngo 1.19\n")
     (project / "main.go").write_text(MAIN)
-    env = dict(os.environ, GOCACHE=str(tmp_path / "gocache"), GOPATH=str(tmp_path / "gopath"), GOTOOLCHAIN="local",
+    env = dict(os.environ, GOCACHE=str(gocache), GOPATH=str(tmp_path / "gopath"), GOTOOLCHAIN="local",
                GOFLAGS="-mod=mod", GO111MODULE="on", CGO_ENABLED="0")
     subprocess.run(["go", "vet", "./..."], cwd=project, env=env, check=True, capture_output=True)
     subprocess.run(["go", "build", "-o", "check", "."], cwd=project, env=env, check=True, capture_output=True)
@@ -68,13 +75,13 @@ def answers(tmp_path, go_file, kernels):
     return done.stdout.splitlines(), done.stderr
 
 
-def test_mainline_answers_as_python(tmp_path, user_db):
-    names = compared_on_mainline(tmp_path, "go", tmp_path / "bpf_features.go", answers)
+def test_mainline_answers_as_python(tmp_path, user_db, gocache):
+    names = compared_on_mainline(tmp_path, "go", tmp_path / "bpf_features.go", functools.partial(answers, gocache=gocache))
     assert names.split() == ["195", "<nil>", "BPF_PROG_TYPE_XDP", "0"]
 
 
-def test_a_distribution_tree_answers_as_python(tmp_path):
-    lines = compared_on_ubuntu(tmp_path, "go", tmp_path / "bpf_features.go", answers)
+def test_a_distribution_tree_answers_as_python(tmp_path, gocache):
+    lines = compared_on_ubuntu(tmp_path, "go", tmp_path / "bpf_features.go", functools.partial(answers, gocache=gocache))
     by_kernel = {line.split("\t")[0]: line for line in lines if line.split("\t")[1] == "195"}
     assert by_kernel["1"].split("\t")[2:6] == ["not_yet", "5.15.0-100.110", "", "5.15.0-91.101"]
     assert by_kernel["2"].split("\t")[2] == "available"
