@@ -35,8 +35,15 @@ def datasette_for(path):
                      settings={"sql_time_limit_ms": 1000, "default_facet_size": 50, "suggest_facets": False})
 
 
+@functools.cache
+def _loop():
+    return asyncio.new_event_loop()
+
+
 def get(ds, path):
-    return asyncio.run(ds.client.get(path))
+    """*path* through Datasette's own client, on one event loop for the run: a new loop for each request
+    (asyncio.run) cost a fifth to a third of the request."""
+    return _loop().run_until_complete(ds.client.get(path))
 
 
 @functools.cache
