@@ -14,6 +14,29 @@ from headers import make_header
 
 REAL_HEADER = "/usr/include/linux/bpf.h"
 
+# The files that take longest, slowest first (seconds on two workers, measured December 2026).  pytest-xdist hands
+# whole files to the workers in collection order (--dist loadfile --no-loadscope-reorder): these go out first and
+# the short files after them even out when the two workers finish.  Its own order, most tests first, left the
+# compiler and kbgen-process files, which have few tests each, to run last on one worker while the other idled.
+SLOWEST_FIRST = (
+    "test_datasette_browser.py",  # 15 s: Chromium, kbgen serve
+    "test_datasette_site.py",  # 15 s: 400 requests through Datasette
+    "test_faults.py",  # 7-10 s: kbgen serve, full disks
+    "test_kb_cache.py",  # 7-9 s: knowledge-base builds
+    "test_serve_datasette.py",  # 7-9 s: kbgen serve, publishing
+    "test_build_integration.py",  # 3-6 s: make, cmake, meson
+    "test_probe.py",
+    "test_scan_needs.py",
+    "test_tables_go.py",
+    "test_site_pages.py",
+    "test_signals.py",
+    "test_distribution_trees.py",
+    "test_hostile_inputs.py",
+    "test_malformed_objects.py",
+    "test_tables_rust.py",
+    "test_scan_fleet.py",
+)
+
 BASE = ["unspec", "map_lookup_elem", "map_update_elem"]
 ENUMS_V1 = {
     "bpf_cmd": ["BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_PROG_LOAD"],
@@ -73,6 +96,11 @@ def build_history(path):
     h.commit("c10", make_header(ids | {7: "unreleased_helper"}, "mapper-ids", ENUMS_V3), "bpf: add unreleased")
     h.tag("not-a-release")
     return h
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: place for place, name in enumerate(SLOWEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
 
 
 @pytest.fixture(scope="session")
