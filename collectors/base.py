@@ -59,8 +59,7 @@ def for_repository(repo: str, **options) -> list[Collector]:
     :class:`collectors.git.Repository`, so that a run lists the tags once."""
     from collectors.git import Repository
 
-    repository = Repository(repo)
-    repository.ask_early(options.get("rev") or "HEAD")
+    repository = Repository(repo, rev=options.get("rev") or "HEAD")
     found = []
     for path in REPOSITORY_COLLECTORS:
         cls = _load(path)

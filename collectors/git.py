@@ -69,14 +69,17 @@ def _field(raw: bytes) -> str:
 class Repository:
     """One git repository, read-only.  Answers are taken once per instance: an instance serves one run."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, rev: str | None = None):
+        """Asked, with *rev*, what that revision is and what the tags are (:meth:`ask_early`) at once, while git
+        says where the repository's git directory is."""
         if not os.path.exists(path):
             raise CollectError(f"{path}: no such directory")
         self.path = path
-        out = self._run("-C", path, "rev-parse", "--absolute-git-dir", git_dir=False, quiet=True)
-        if out is None or not out.strip():
-            raise CollectError(f"{path}: not a git repository")
-        self.git_dir = os.fsdecode(out.rstrip(b"\n"))
+        self._git_dir: str | None = None
+        self._finding = self._popen(["git", "-C", path, "rev-parse", "--absolute-git-dir"])
+        self._early: dict[tuple, subprocess.Popen] = {}  # git arguments -> the process ask_early started
+        if rev is not None:
+            self.ask_early(rev)
         self._repo = None
         self._tag_listing: bytes | None = None
         self._tags: list[TagRef] | None = None
@@ -84,13 +87,24 @@ class Repository:
         self._sizes: dict[str, int] = {}
         self._cat: dict = {}  # cat-file option -> gitpython's process
         self._started: tuple | None = None  # (starts, path, the git log process) of start_revisions
-        self._early: dict[tuple, subprocess.Popen] = {}  # git arguments -> the process ask_early started
 
     def __getstate__(self) -> dict:
         # A collector handed to a worker process travels without the gitpython repository: the persistent
         # cat-file processes stay with this process, the worker opens its own.  It may be pickled while this
         # process reads on (a pool pickles in a thread of its own): nothing that reading changes travels.
-        return dict(self.__dict__, _repo=None, _sizes={}, _cat={}, _started=None, _early={})
+        return dict(self.__dict__, _git_dir=self.git_dir, _finding=None, _repo=None, _sizes={}, _cat={},
+                    _started=None, _early={})
+
+    @property
+    def git_dir(self) -> str:
+        """The repository's git directory; a path that is no git repository is refused here, at the first question
+        that needs it."""
+        if self._git_dir is None:
+            out, _err = self._finding.communicate()
+            if self._finding.returncode != 0 or not out.strip():
+                raise CollectError(f"{self.path}: not a git repository")
+            self._git_dir = os.fsdecode(out.rstrip(b"\n"))
+        return self._git_dir
 
     @property
     def label(self) -> str:
@@ -105,12 +119,11 @@ class Repository:
         except OSError as err:
             raise CollectError(f"{self.path}: cannot run git ({err.strerror})") from None
 
-    def _run(self, *args: str, git_dir: bool = True, quiet: bool = False) -> bytes | None:
-        process = self._early.pop(args, None) if git_dir else None
-        if process is None:
-            process = self._popen(["git", f"--git-dir={self.git_dir}", *args] if git_dir else ["git", *args])
+    def _run(self, *args: str, quiet: bool = False) -> bytes | None:
+        process = self._early.pop(args, None) or self._popen(["git", f"--git-dir={self.git_dir}", *args])
         out, err = process.communicate()
-        if process.returncode != 0:
+        # A question of a path that is no repository (an early one) fails: that is what is said, by git_dir.
+        if process.returncode != 0 and self.git_dir:
             if quiet:
                 return None
             raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(err)}")
@@ -118,10 +131,11 @@ class Repository:
 
     def ask_early(self, rev: str) -> None:
         """Start the questions every collector's fingerprint asks (what *rev* is, what the tags are) now, each in
-        its own git process: they run while the caller loads its collectors (a no-op re-collect's git time)."""
+        its own git process: they run while the caller loads its collectors (a no-op re-collect's git time).  They
+        name the repository by its path, so that they need not wait for :attr:`git_dir`."""
         for args in (_resolve_args(rev), _LISTING_ARGS):
             if args not in self._early:
-                self._early[args] = self._popen(["git", f"--git-dir={self.git_dir}", *args])
+                self._early[args] = self._popen(["git", "-C", self.path, *args])
 
     def resolve(self, rev: str) -> str:
         if rev not in self._resolved:
