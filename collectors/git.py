@@ -4,7 +4,8 @@ commit holds at a path, blob contents.  Nothing is checked out.
 The one git layer of the collectors.  Blobs are read through two ``git cat-file`` processes gitpython starts
 and keeps for the run: one ``--batch-check`` process names the blob of every commit, one ``--batch`` process
 streams each distinct blob once.  Requests are written in pipelined chunks: gitpython's own object database
-asks one object at a time and waits for each answer, which cost 0.44 s of a 1 s collect of libbpf's history.  The history of a path is one ``git log``.
+asks one object at a time and waits for each answer, which cost 0.44 s of a 1 s collect of libbpf's history.
+The history of a path is one ``git log``.
 
 Git output is read as bytes, in NUL-separated records, and decoded field by field: a commit subject may
 hold any byte.  A tag whose name is not UTF-8 cannot be named in the knowledge base; it is warned about
@@ -75,8 +76,8 @@ class Repository:
         if not os.path.exists(path):
             raise CollectError(f"{path}: no such directory")
         self.path = path
-        self._git_dir: str | None = None
-        self._finding = self._popen(["git", "-C", path, "rev-parse", "--absolute-git-dir"])
+        self._git_dir: str | None = None  # "": the path is no repository
+        self._git_dir_process = self._popen(["git", "-C", path, "rev-parse", "--absolute-git-dir"])
         self._early: dict[tuple, subprocess.Popen] = {}  # git arguments -> the process ask_early started
         if rev is not None:
             self.ask_early(rev)
@@ -91,20 +92,27 @@ class Repository:
     def __getstate__(self) -> dict:
         # A collector handed to a worker process travels without the gitpython repository: the persistent
         # cat-file processes stay with this process, the worker opens its own.  It may be pickled while this
-        # process reads on (a pool pickles in a thread of its own): nothing that reading changes travels.
-        return dict(self.__dict__, _git_dir=self.git_dir, _finding=None, _repo=None, _sizes={}, _cat={},
+        # process reads on (a pool pickles in a thread of its own): nothing that reading changes travels.  The git
+        # directory travels resolved (a collector's start() has asked for it by then: the wait is no wait).
+        return dict(self.__dict__, _git_dir=self.git_dir, _git_dir_process=None, _repo=None, _sizes={}, _cat={},
                     _started=None, _early={})
 
     @property
     def git_dir(self) -> str:
         """The repository's git directory; a path that is no git repository is refused here, at the first question
         that needs it."""
-        if self._git_dir is None:
-            out, _err = self._finding.communicate()
-            if self._finding.returncode != 0 or not out.strip():
-                raise CollectError(f"{self.path}: not a git repository")
-            self._git_dir = os.fsdecode(out.rstrip(b"\n"))
+        self._settle_git_dir()
+        if not self._git_dir:
+            raise CollectError(f"{self.path}: not a git repository")
         return self._git_dir
+
+    def _settle_git_dir(self) -> None:
+        """Take rev-parse's answer, once."""
+        if self._git_dir_process is not None:
+            out, _err = self._git_dir_process.communicate()
+            found = self._git_dir_process.returncode == 0 and out.strip()
+            self._git_dir = os.fsdecode(out.rstrip(b"\n")) if found else ""
+            self._git_dir_process = None
 
     @property
     def label(self) -> str:
@@ -122,8 +130,8 @@ class Repository:
     def _run(self, *args: str, quiet: bool = False) -> bytes | None:
         process = self._early.pop(args, None) or self._popen(["git", f"--git-dir={self.git_dir}", *args])
         out, err = process.communicate()
-        # A question of a path that is no repository (an early one) fails: that is what is said, by git_dir.
-        if process.returncode != 0 and self.git_dir:
+        if process.returncode != 0:
+            _ = self.git_dir  # an early question of a path that is no repository fails: git_dir says so
             if quiet:
                 return None
             raise CollectError(f"git {args[0]} failed in {self.path}: {_last_line(err)}")
@@ -196,7 +204,8 @@ class Repository:
         return self._repo
 
     def close(self) -> None:
-        """End the persistent ``cat-file`` processes, and any early question nobody asked."""
+        """End the persistent ``cat-file`` processes and any early question nobody asked; take rev-parse's answer
+        if nobody asked for it either, so that no git process outlives the run."""
         for process in self._cat.values():
             process.proc.stdin.close()
             process.proc.kill()
@@ -206,6 +215,7 @@ class Repository:
             early.kill()
             early.communicate()
         self._early = {}
+        self._settle_git_dir()
         if self._repo is not None:
             self._repo.close()
             self._repo = None

@@ -1,5 +1,6 @@
 """The git layer (collectors/git.py): the cat-file processes gitpython starts read each distinct blob once, refuses a
-blob too large to hold, and serves a forked worker as well as the process that opened it."""
+blob too large to hold, and serves a forked worker as well as the process that opened it; the questions every
+fingerprint asks are started early, and no git process outlives a run."""
 
 import multiprocessing
 import os
@@ -88,4 +89,62 @@ def test_a_repository_opened_here_reads_in_a_forked_worker(history):
     assert there == subprocess.run(["git", "-C", history.path, "cat-file", "blob", second], capture_output=True,
                                    check=True).stdout
     assert next(repository.read_blobs([first]))[1] == here  # this process's cat-file still answers in step
+    repository.close()
+
+
+@pytest.fixture
+def started(monkeypatch):
+    """Every git process a Repository starts, in order."""
+    processes = []
+    real = Repository._popen
+
+    def recorded(self, command):
+        processes.append(real(self, command))
+        return processes[-1]
+
+    monkeypatch.setattr(Repository, "_popen", recorded)
+    return processes
+
+
+def test_the_early_questions_answer_the_fingerprint(history, started):
+    """What a revision is and what the tags are are asked when the repository is opened, and the answers are taken
+    from those processes, not asked again."""
+    head = subprocess.run(["git", "-C", history.path, "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    repository = Repository(history.path, rev="HEAD")
+    assert len(started) == 3  # where the git directory is, what HEAD is, the tags
+    assert repository.resolve("HEAD") == head
+    assert {"v4.0", "v4.1", "v4.2", "not-a-release"} <= {t.name for t in repository.tags()}
+    assert len(started) == 3  # answered by the processes started early
+    repository.close()
+    assert all(p.returncode is not None for p in started)  # the git directory's too, though nobody asked it
+    assert repository.resolve("v4.0") == history.commits["c1"]  # a revision nobody asked for early is asked now
+    assert len(started) == 4
+
+
+def test_a_path_that_is_no_repository_is_refused_by_the_first_question(tmp_path, started):
+    repository = Repository(str(tmp_path), rev="HEAD")
+    with pytest.raises(CollectError, match=f"^{tmp_path}: not a git repository$"):
+        repository.resolve("HEAD")
+    repository.close()
+    assert all(p.returncode is not None for p in started)
+
+
+def test_a_run_that_ends_early_leaves_no_git_process(history, tmp_path, started):
+    """A revision that does not exist ends the run before anything is read: the early questions go with it."""
+    from kb import api
+
+    with pytest.raises(CollectError, match="revision 'nope' does not exist"):
+        api.collect(history.path, db=str(tmp_path / "kb.db"), rev="nope")
+    assert started and all(p.returncode is not None for p in started)
+    with pytest.raises(CollectError, match="not a git repository"):
+        api.collect(str(tmp_path), db=str(tmp_path / "kb.db"))
+    assert all(p.returncode is not None for p in started)
+
+
+def test_a_repository_travels_with_its_git_directory_found(history):
+    repository = Repository(history.path, rev="HEAD")
+    state = repository.__getstate__()
+    assert state["_git_dir"] == os.path.join(os.path.realpath(history.path), ".git")
+    assert state["_git_dir_process"] is None and state["_early"] == {}
     repository.close()

@@ -19,6 +19,7 @@ _JOBS = {
     "_data": ("import_reference", "import_fleet"),
 }
 _MODULE_OF = {name: module for module, names in _JOBS.items() for name in names}
+__all__ = list(_MODULE_OF)  # for help() and import *: each name is still loaded when it is asked for
 
 
 def __getattr__(name: str):
@@ -31,4 +32,4 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
-    return sorted(_MODULE_OF)
+    return sorted({*globals(), *_MODULE_OF})

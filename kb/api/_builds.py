@@ -1,4 +1,4 @@
-"""Record kernel builds, one or many, and compare a build with mainline: ``kbgen probe``, ``kbgen probe-all``."""
+"""Record kernel builds, one or many, and compare a build with mainline: ``kbgen probe``."""
 
 from __future__ import annotations
 

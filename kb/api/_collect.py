@@ -34,21 +34,25 @@ def collect(repo: str, *, db: str | None = None, tree: str | None = None, tags: 
     Each collector's facts replace what an earlier run of the same source said about the tree, all in one
     transaction; a run whose fingerprint is unchanged does no work.
     """
-    from collectors.base import for_repository, gather
+    from collectors.base import close_repositories, for_repository, gather
     from kb.store import database
 
     db = db or user_db()
     collectors = for_repository(repo, tree=tree, tags=tags, tag_pattern=tag_pattern, rev=rev, with_rc=with_rc,
                                 path=path)
     name = collectors[0].tree
-    known = database.fingerprints(db, name)
     results: list[CollectedSource] = []
     pending = []
-    for collector in collectors:
-        if not force and known.get(collector.source_id) == collector.fingerprint():
-            results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
-        else:
-            pending.append(collector)
+    try:
+        known = database.fingerprints(db, name)
+        for collector in collectors:
+            if not force and known.get(collector.source_id) == collector.fingerprint():
+                results.append(CollectedSource(collector.name, collector.source_id, "up to date"))
+            else:
+                pending.append(collector)
+    except BaseException:
+        close_repositories(collectors)
+        raise
     gathered = gather(pending, progress, force=force)
     for facts in gathered:
         results.append(CollectedSource(
