@@ -145,6 +145,8 @@ def test_a_run_that_ends_early_leaves_no_git_process(history, tmp_path, started)
 def test_a_repository_travels_with_its_git_directory_found(history):
     repository = Repository(history.path, rev="HEAD")
     state = repository.__getstate__()
-    assert state["_git_dir"] == os.path.join(os.path.realpath(history.path), ".git")
+    git_dir = subprocess.run(["git", "-C", history.path, "rev-parse", "--absolute-git-dir"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+    assert state["_git_dir"] == git_dir and git_dir.endswith(".git")
     assert state["_git_dir_process"] is None and state["_early"] == {}
     repository.close()
