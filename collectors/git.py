@@ -230,12 +230,8 @@ class Repository:
     def start_revisions(self, starts: list[str], path: str) -> None:
         """Start listing the history of *path* now, in the plain git process :meth:`revisions` reads: started before
         the run imports gitpython (0.08 s), the listing (0.07 s of libbpf's history) runs meanwhile."""
-        command = ["git", f"--git-dir={self.git_dir}", *self._log_command(starts, path)]
-        try:
-            self._started = (tuple(starts), path, subprocess.Popen(command, stdout=subprocess.PIPE,
-                                                                   stderr=subprocess.PIPE))
-        except OSError as err:
-            raise CollectError(f"{self.path}: cannot run git ({err.strerror})") from None
+        process = self._popen(["git", f"--git-dir={self.git_dir}", *self._log_command(starts, path)])
+        self._started = (tuple(starts), path, process)
 
     def revisions(self, starts: list[str], path: str) -> list[Revision]:
         """Commits that changed *path*, reachable from *starts*, parents before children."""

@@ -124,11 +124,10 @@ def _remove(tmp: str) -> None:
 def _temporary(path: str, directory: str) -> tuple[int, str]:
     """A new temporary beside *path*, registered for removal."""
     remove_stale(directory)
+    import tempfile  # loaded by a run that writes: its imports (shutil, random, lzma) cost every start 4 ms
+
     # A signal handled between creating the file and registering it would leave it behind (its handler runs as soon
     # as the open returns, which is when someone watching for the file sends it): held off for that moment.
-    # tempfile is loaded here, by a run that writes: its imports (shutil, random, lzma) cost every start 4 ms
-    import tempfile
-
     held = signal.pthread_sigmask(signal.SIG_BLOCK, (signal.SIGINT, *CLEANUP_SIGNALS))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=f".{os.getpid()}{TMP_SUFFIX}",

@@ -12,6 +12,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from kb.formats.atomic import output_directory
 from kb.store.schema import BY_NAME, FACT_TABLES, SCHEMA_VERSION, statements
 from kb.vocab import rules
 from kb.vocab.errors import KbgenError
@@ -58,8 +59,6 @@ def connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     else:
         if os.path.isdir(path):
             raise StoreError(f"{path}: is a directory, not a knowledge base file")
-        from kb.formats.atomic import output_directory  # a reading run (a no-op re-collect) never loads it
-
         output_directory(path, "open for writing")
         try:
             conn = sqlite3.connect(path, isolation_level=None)
