@@ -204,17 +204,18 @@ class Repository:
         return self._repo
 
     def close(self) -> None:
-        """End the persistent ``cat-file`` processes and any early question nobody asked; take rev-parse's answer
-        if nobody asked for it either, so that no git process outlives the run."""
+        """End the persistent ``cat-file`` processes and any early question or history listing nobody read; take
+        rev-parse's answer if nobody asked for it either, so that no git process outlives the run."""
         for process in self._cat.values():
             process.proc.stdin.close()
             process.proc.kill()
             process.proc.wait()
         self._cat = {}
-        for early in self._early.values():
+        listing = [self._started[2]] if self._started else []  # a history listing revisions() never read
+        for early in [*self._early.values(), *listing]:
             early.kill()
             early.communicate()
-        self._early = {}
+        self._early, self._started = {}, None
         self._settle_git_dir()
         if self._repo is not None:
             self._repo.close()

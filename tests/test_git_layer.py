@@ -142,6 +142,14 @@ def test_a_run_that_ends_early_leaves_no_git_process(history, tmp_path, started)
     assert all(p.returncode is not None for p in started)
 
 
+def test_a_history_listing_nobody_read_ends_with_the_repository(history, started):
+    repository = Repository(history.path)
+    repository.start_revisions([history.commits["c10"]], HEADER)
+    repository.close()
+    assert len(started) == 2 and all(p.returncode is not None for p in started)
+    assert [r.commit for r in repository.revisions([history.commits["c10"]], HEADER)][-1] == history.commits["c10"]
+
+
 def test_a_repository_travels_with_its_git_directory_found(history):
     repository = Repository(history.path, rev="HEAD")
     state = repository.__getstate__()
